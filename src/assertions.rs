@@ -1,0 +1,336 @@
+//! Assertions: minijinja expressions evaluated against the metrics of each variant × phase.
+//!
+//! The context of an evaluation holds every metric of that variant × phase by name
+//! (`rps`, `p99_ms`, `error_rate`, …), `variant` and `phase` (names), and `variants`, a map
+//! from each variant's name to its metrics in the same phase, for relative claims such as
+//! `rps > 1.3 * variants['hyper-1-thread'].rps`.
+
+use std::collections::BTreeMap;
+
+use minijinja::value::{Serde, Value, ValueKind};
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::manifest::Assertion;
+use crate::results::{Metrics, VariantResult, LATENCY_METRICS, METRIC_NAMES};
+
+/// Names besides the metrics that an expression may use.
+const CONTEXT_NAMES: &[&str] = &["variant", "phase", "variants"];
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A typo must fail loudly, never compare as false or pass silently.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+/// Checks that an expression compiles and names only metrics that exist.
+pub fn check_expression(expr: &str) -> Result<(), String> {
+    let env = environment();
+    let compiled = env
+        .compile_expression(expr)
+        .map_err(|e| format!("`{expr}` is not a valid expression: {}", describe(&e)))?;
+    let mut unknown: Vec<String> = compiled
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|name| {
+            !METRIC_NAMES.contains(&name.as_str()) && !CONTEXT_NAMES.contains(&name.as_str())
+        })
+        .collect();
+    unknown.sort();
+    if let Some(name) = unknown.first() {
+        let known = METRIC_NAMES.iter().chain(CONTEXT_NAMES);
+        let suggestion = known
+            .map(|k| (strsim::jaro_winkler(name, k), *k))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| format!("; did you mean `{k}`?"))
+            .unwrap_or_else(|| format!("; metrics are: {}", METRIC_NAMES.join(", ")));
+        return Err(format!("unknown name `{name}`{suggestion}"));
+    }
+    Ok(())
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    error
+        .detail()
+        .map(str::to_owned)
+        .unwrap_or_else(|| error.kind().to_string())
+}
+
+/// The result of one assertion on one variant × phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssertionOutcome {
+    pub expect: String,
+    pub variant: String,
+    pub phase: String,
+    pub passed: bool,
+    /// The values the expression used, or why it could not be evaluated.
+    pub detail: String,
+}
+
+/// Evaluates every assertion on every variant × phase in its scope. A variant × phase in scope
+/// without data (the variant failed) fails the assertion: the claim could not be checked.
+pub fn evaluate(
+    assertions: &[Assertion],
+    variants: &[VariantResult],
+    phases: &[String],
+) -> Vec<AssertionOutcome> {
+    let env = environment();
+    let mut outcomes = Vec::new();
+    for assertion in assertions {
+        let compiled = match env.compile_expression(&assertion.expect) {
+            Ok(c) => c,
+            Err(e) => {
+                outcomes.push(AssertionOutcome {
+                    expect: assertion.expect.clone(),
+                    variant: assertion.variant.clone().unwrap_or_default(),
+                    phase: assertion.phase.clone().unwrap_or_default(),
+                    passed: false,
+                    detail: format!("invalid expression: {}", describe(&e)),
+                });
+                continue;
+            }
+        };
+        let mut names: Vec<String> = compiled.undeclared_variables(false).into_iter().collect();
+        names.sort();
+        let in_scope =
+            |wanted: &Option<String>, name: &str| wanted.as_deref().is_none_or(|w| w == name);
+        for variant in variants
+            .iter()
+            .filter(|v| in_scope(&assertion.variant, &v.name))
+        {
+            for phase in phases.iter().filter(|p| in_scope(&assertion.phase, p)) {
+                let mut outcome = AssertionOutcome {
+                    expect: assertion.expect.clone(),
+                    variant: variant.name.clone(),
+                    phase: phase.clone(),
+                    passed: false,
+                    detail: String::new(),
+                };
+                let Some(result) = variant.phase(phase) else {
+                    outcome.detail = match &variant.failure {
+                        Some(f) => {
+                            format!("no data: the variant failed ({}: {})", f.stage, f.reason)
+                        }
+                        None => "no data for this phase".to_owned(),
+                    };
+                    outcomes.push(outcome);
+                    continue;
+                };
+                let metrics = metric_map(&result.metrics);
+                if let Some(missing) = names.iter().find(|n| {
+                    LATENCY_METRICS.contains(&n.as_str()) && !metrics.contains_key(n.as_str())
+                }) {
+                    outcome.detail = format!("no responses arrived, so `{missing}` has no value");
+                    outcomes.push(outcome);
+                    continue;
+                }
+                let context = context(&metrics, &variant.name, phase, variants);
+                match compiled.eval(context) {
+                    Ok(value) if value.kind() == ValueKind::Bool => {
+                        outcome.passed = value.is_true();
+                        outcome.detail = used_values(&names, &metrics);
+                    }
+                    Ok(value) => {
+                        outcome.detail =
+                            format!("the expression gave `{value}`, not true or false");
+                    }
+                    Err(e) => outcome.detail = format!("cannot evaluate: {}", describe(&e)),
+                }
+                outcomes.push(outcome);
+            }
+        }
+    }
+    outcomes
+}
+
+/// The numeric metrics by name; latency metrics without a value are left out so that using
+/// them is an error rather than a comparison with nothing.
+fn metric_map(metrics: &Metrics) -> BTreeMap<&'static str, f64> {
+    let json = serde_json::to_value(metrics).expect("metrics serialize");
+    METRIC_NAMES
+        .iter()
+        .filter_map(|name| json.get(*name).and_then(|v| v.as_f64()).map(|v| (*name, v)))
+        .collect()
+}
+
+fn context(
+    metrics: &BTreeMap<&'static str, f64>,
+    variant: &str,
+    phase: &str,
+    variants: &[VariantResult],
+) -> Value {
+    let mut ctx: BTreeMap<&str, Value> = metrics
+        .iter()
+        .map(|(name, value)| (*name, Value::from(*value)))
+        .collect();
+    ctx.insert("variant", Value::from(variant));
+    ctx.insert("phase", Value::from(phase));
+    let peers: BTreeMap<&str, Value> = variants
+        .iter()
+        .filter_map(|v| {
+            v.phase(phase)
+                .map(|p| (v.name.as_str(), Value::from(Serde(metric_map(&p.metrics)))))
+        })
+        .collect();
+    ctx.insert("variants", Value::from(peers));
+    Value::from(ctx)
+}
+
+fn used_values(names: &[String], metrics: &BTreeMap<&'static str, f64>) -> String {
+    names
+        .iter()
+        .filter_map(|n| {
+            metrics
+                .get(n.as_str())
+                .map(|v| format!("{n} = {}", format_number(*v)))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Up to 4 decimals, trailing zeros dropped: 0.0123, 15234.5, 3.
+pub fn format_number(value: f64) -> String {
+    let text = format!("{value:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{PhaseResult, Tally, VariantFailure};
+    use std::time::Duration;
+
+    fn variant(name: &str, latency_ms: u64, requests: u64) -> VariantResult {
+        let mut tally = Tally::new();
+        for _ in 0..requests {
+            tally.record_response(latency_ms * 1000, 200, 2);
+        }
+        VariantResult {
+            name: name.to_owned(),
+            argv: vec![],
+            port: 1,
+            ready_after_s: Some(0.1),
+            phases: vec![PhaseResult {
+                phase: "main".to_owned(),
+                trial: 1,
+                metrics: Metrics::from_tally(&tally, Duration::from_secs(1)),
+                by_request: vec![],
+            }],
+            failure: None,
+            stop_note: None,
+        }
+    }
+
+    fn assertion(expect: &str, variant: Option<&str>) -> Assertion {
+        Assertion {
+            expect: expect.to_owned(),
+            variant: variant.map(str::to_owned),
+            phase: None,
+        }
+    }
+
+    fn phases() -> Vec<String> {
+        vec!["main".to_owned()]
+    }
+
+    #[test]
+    fn passes_and_fails_on_the_numbers() {
+        let variants = [variant("fast", 5, 100), variant("slow", 50, 10)];
+        let outcomes = evaluate(&[assertion("p99_ms < 20", None)], &variants, &phases());
+        assert_eq!(outcomes.len(), 2);
+        assert!(outcomes[0].passed, "{outcomes:?}");
+        assert!(!outcomes[1].passed, "{outcomes:?}");
+        assert!(
+            outcomes[1].detail.starts_with("p99_ms = 50"),
+            "{}",
+            outcomes[1].detail
+        );
+    }
+
+    #[test]
+    fn relative_assertions_see_the_other_variants() {
+        let variants = [variant("fast", 5, 100), variant("slow", 50, 10)];
+        let ok = evaluate(
+            &[assertion("rps > 5 * variants['slow'].rps", Some("fast"))],
+            &variants,
+            &phases(),
+        );
+        assert_eq!(ok.len(), 1);
+        assert!(ok[0].passed, "{ok:?}");
+        let bad = evaluate(
+            &[assertion("rps > 20 * variants['slow'].rps", Some("fast"))],
+            &variants,
+            &phases(),
+        );
+        assert!(!bad[0].passed);
+    }
+
+    #[test]
+    fn a_failed_variant_fails_the_assertion_with_the_reason() {
+        let mut broken = variant("broken", 1, 0);
+        broken.phases.clear();
+        broken.failure = Some(VariantFailure {
+            stage: "ready".into(),
+            reason: "exited with status 1".into(),
+            log_tail: String::new(),
+        });
+        let outcomes = evaluate(
+            &[assertion("error_rate < 0.01", None)],
+            &[broken],
+            &phases(),
+        );
+        assert!(!outcomes[0].passed);
+        assert!(
+            outcomes[0].detail.contains("exited with status 1"),
+            "{outcomes:?}"
+        );
+    }
+
+    #[test]
+    fn latency_without_responses_is_not_a_pass() {
+        let empty = variant("empty", 1, 0);
+        let outcomes = evaluate(&[assertion("p99_ms < 50", None)], &[empty], &phases());
+        assert!(!outcomes[0].passed);
+        assert!(outcomes[0].detail.contains("no responses"), "{outcomes:?}");
+    }
+
+    #[test]
+    fn non_boolean_and_unknown_peer_are_failures() {
+        let variants = [variant("a", 1, 1)];
+        let outcomes = evaluate(
+            &[
+                assertion("rps * 2", None),
+                assertion("rps > variants['nope'].rps", None),
+            ],
+            &variants,
+            &phases(),
+        );
+        assert!(!outcomes[0].passed && outcomes[0].detail.contains("not true or false"));
+        assert!(!outcomes[1].passed && outcomes[1].detail.starts_with("cannot evaluate"));
+    }
+
+    #[test]
+    fn check_rejects_typos_with_a_suggestion() {
+        assert!(check_expression("p99_ms < 50 and error_rate < 0.01").is_ok());
+        assert!(check_expression("rps > 1.3 * variants['x'].rps").is_ok());
+        let err = check_expression("p99ms < 50").unwrap_err();
+        assert_eq!(err, "unknown name `p99ms`; did you mean `p99_ms`?");
+        assert!(check_expression("p99_ms <")
+            .unwrap_err()
+            .contains("not a valid expression"));
+    }
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(15234.5), "15234.5");
+        assert_eq!(format_number(0.012345), "0.0123");
+    }
+}

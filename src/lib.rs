@@ -1,0 +1,15 @@
+//! benchrig: a declarative experiment runner for comparing web-server variants under HTTP load.
+//!
+//! Data flows manifest → plan → runner (process + load) → results → output, assertions, report.
+
+pub mod assertions;
+pub mod cli;
+pub mod environment;
+pub mod exit_code;
+pub mod load;
+pub mod manifest;
+pub mod output;
+pub mod process;
+pub mod report;
+pub mod results;
+pub mod runner;

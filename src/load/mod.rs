@@ -1,0 +1,12 @@
+//! Load generation: workers → per-worker recorders → merged [`PhaseRecording`]; raw rows flow
+//! through a channel to a writer thread, never written from the request loop.
+//!
+//! [`PhaseRecording`]: crate::results::PhaseRecording
+
+mod engine;
+mod errors;
+mod recorder;
+
+pub use engine::{run_phase, Target};
+pub use errors::{classify, describe_error};
+pub use recorder::{Outcome, RawMessage, RawRow, RawSink, Recorder};

@@ -1,0 +1,764 @@
+//! Validation of a parsed manifest into a [`Plan`]: defaults applied, every value checked,
+//! all problems collected rather than stopping at the first.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::Method;
+
+use super::types::{self, Executor, Manifest};
+use super::Problem;
+use crate::assertions;
+
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_READY_INTERVAL: Duration = Duration::from_millis(50);
+const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A validated experiment, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub manifest_path: PathBuf,
+    /// Directory commands run in unless a variant sets `cwd`.
+    pub workdir: PathBuf,
+    pub setup: Vec<Vec<String>>,
+    pub variants: Vec<VariantPlan>,
+    pub warmup: Option<PhasePlan>,
+    pub phases: Vec<PhasePlan>,
+    pub requests: Vec<RequestPlan>,
+    pub assertions: Vec<types::Assertion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariantPlan {
+    pub name: String,
+    /// argv with placeholders still in it; see [`VariantPlan::launch`].
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    pub ready: ReadyProbe,
+    pub ready_timeout: Duration,
+    pub ready_interval: Duration,
+    pub stop_grace: Duration,
+}
+
+/// A variant's command and environment with every placeholder replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchSpec {
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadyProbe {
+    /// GET this path until it answers 2xx.
+    Http(String),
+    /// Connect until the port accepts.
+    Tcp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhasePlan {
+    pub name: String,
+    pub executor: Executor,
+    pub vus: u32,
+    pub stop: StopCondition,
+    pub think: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCondition {
+    /// Start new iterations until this much time has passed since the phase began.
+    Duration(Duration),
+    /// Run this many iterations in total, shared by all VUs.
+    Iterations(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestPlan {
+    pub name: String,
+    pub method: Method,
+    /// Path and query, starting with `/`.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub weight: u32,
+    pub timeout: Duration,
+}
+
+/// Context names available in `{{ ... }}` placeholders of commands and env values.
+pub const PLACEHOLDERS: &[&str] = &["port", "name", "experiment"];
+
+impl VariantPlan {
+    /// Replaces `{{ port }}`, `{{ name }}` and `{{ experiment }}` in the command and env.
+    pub fn launch(&self, experiment: &str, port: u16) -> Result<LaunchSpec, String> {
+        let render = |text: &str| render_placeholders(text, &self.name, experiment, port);
+        let argv = self
+            .command
+            .iter()
+            .map(|arg| render(arg))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = self
+            .env
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), render(value)?)))
+            .collect::<Result<BTreeMap<_, _>, String>>()?;
+        Ok(LaunchSpec {
+            argv,
+            env,
+            cwd: self.cwd.clone(),
+            port,
+        })
+    }
+}
+
+fn render_placeholders(
+    text: &str,
+    name: &str,
+    experiment: &str,
+    port: u16,
+) -> Result<String, String> {
+    if !text.contains("{{") && !text.contains("{%") {
+        return Ok(text.to_owned());
+    }
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.render_str(
+        text,
+        minijinja::context! { port => port, name => name, experiment => experiment },
+    )
+    .map_err(|e| {
+        format!(
+            "cannot render `{text}`: {}; available placeholders: {}",
+            e.detail().unwrap_or("invalid template"),
+            PLACEHOLDERS
+                .iter()
+                .map(|p| format!("{{{{ {p} }}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// Names become file names (logs, report folders): keep them portable and unsurprising.
+pub(crate) fn check_file_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if name == "." || name == ".." || name.contains("..") {
+        return Err(format!("`{name}` must not contain `..`"));
+    }
+    if let Some(c) = name.chars().find(|c| {
+        matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control()
+    }) {
+        return Err(format!(
+            "`{}` contains {c:?}, which is not allowed in a name used for files; use letters, digits, `-`, `_` or `.`",
+            name.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+impl Plan {
+    pub fn from_manifest(
+        manifest: Manifest,
+        manifest_path: &Path,
+        workdir: &Path,
+    ) -> Result<Plan, Vec<Problem>> {
+        let mut problems = Vec::new();
+        if let Err(e) = check_file_name(&manifest.name) {
+            problems.push(Problem::new("name", e));
+        }
+        for (i, argv) in manifest.setup.iter().enumerate() {
+            if argv.first().is_none_or(|program| program.is_empty()) {
+                problems.push(Problem::new(
+                    format!("setup[{i}]"),
+                    "empty command; write it as a list such as [cargo, build, --release]",
+                ));
+            }
+        }
+
+        let variants = plan_variants(&manifest, workdir, &mut problems);
+        let phases = plan_phases(&manifest.phases, &mut problems);
+        let warmup = manifest
+            .warmup
+            .as_ref()
+            .and_then(|w| plan_phase(w, "warmup", "warmup", &mut problems));
+        let requests = plan_requests(&manifest.requests, &mut problems);
+        check_assertions(&manifest.assertions, &variants, &phases, &mut problems);
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Plan {
+            name: manifest.name,
+            description: manifest.description,
+            manifest_path: manifest_path.to_owned(),
+            workdir: workdir.to_owned(),
+            setup: manifest.setup,
+            variants,
+            warmup,
+            phases,
+            requests,
+            assertions: manifest.assertions,
+        })
+    }
+}
+
+fn plan_variants(
+    manifest: &Manifest,
+    workdir: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<VariantPlan> {
+    if manifest.variants.is_empty() {
+        problems.push(Problem::new(
+            "variants",
+            "no variants; list at least one server to measure",
+        ));
+    }
+    let defaults = &manifest.defaults;
+    let mut seen = HashSet::new();
+    let mut plans = Vec::new();
+    for (i, variant) in manifest.variants.iter().enumerate() {
+        let at = |field: &str| format!("variants[{i}].{field}");
+        if let Err(e) = check_file_name(&variant.name) {
+            problems.push(Problem::new(at("name"), e));
+        } else if !seen.insert(variant.name.as_str()) {
+            problems.push(Problem::new(
+                at("name"),
+                format!(
+                    "duplicate variant name `{}`; variant names must be unique",
+                    variant.name
+                ),
+            ));
+        }
+        if variant
+            .command
+            .first()
+            .is_none_or(|program| program.is_empty())
+        {
+            problems.push(Problem::new(
+                at("command"),
+                "empty command; write it as a list such as [target/release/hello-rs, --port, \"{{ port }}\"]",
+            ));
+        }
+        for (j, arg) in variant.command.iter().enumerate() {
+            if let Err(e) = render_placeholders(arg, &variant.name, &manifest.name, 0) {
+                problems.push(Problem::new(at(&format!("command[{j}]")), e));
+            }
+        }
+        let mut env = defaults.env.clone();
+        env.extend(variant.env.clone());
+        for (key, value) in &env {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                problems.push(Problem::new(
+                    at("env"),
+                    format!("`{key}` is not a valid environment variable name"),
+                ));
+            }
+            if let Err(e) = render_placeholders(value, &variant.name, &manifest.name, 0) {
+                problems.push(Problem::new(at(&format!("env.{key}")), e));
+            }
+        }
+        let cwd = match variant.cwd.as_ref().or(defaults.cwd.as_ref()) {
+            Some(dir) => workdir.join(dir),
+            None => workdir.to_owned(),
+        };
+        if !cwd.is_dir() {
+            problems.push(Problem::new(
+                at("cwd"),
+                format!("directory `{}` does not exist", cwd.display()),
+            ));
+        }
+
+        let ready = merge_ready(defaults.ready.as_ref(), variant.ready.as_ref());
+        let probe = match (&ready.http, ready.tcp) {
+            (Some(_), Some(true)) => {
+                problems.push(Problem::new(
+                    at("ready"),
+                    "both `http` and `tcp` are set; choose one readiness probe",
+                ));
+                ReadyProbe::Tcp
+            }
+            (Some(path), _) => {
+                if !path.starts_with('/') {
+                    problems.push(Problem::new(
+                        at("ready.http"),
+                        format!("`{path}` must be a path starting with `/`, such as /health"),
+                    ));
+                }
+                ReadyProbe::Http(path.clone())
+            }
+            (None, _) => ReadyProbe::Tcp,
+        };
+        let ready_timeout = positive(
+            ready.timeout.map(|d| d.0),
+            DEFAULT_READY_TIMEOUT,
+            &at("ready.timeout"),
+            problems,
+        );
+        let ready_interval = positive(
+            ready.interval.map(|d| d.0),
+            DEFAULT_READY_INTERVAL,
+            &at("ready.interval"),
+            problems,
+        );
+        let stop_grace = variant
+            .stop
+            .as_ref()
+            .and_then(|s| s.grace)
+            .or(defaults.stop.as_ref().and_then(|s| s.grace))
+            .map_or(DEFAULT_STOP_GRACE, |d| d.0);
+
+        plans.push(VariantPlan {
+            name: variant.name.clone(),
+            command: variant.command.clone(),
+            env,
+            cwd,
+            ready: probe,
+            ready_timeout,
+            ready_interval,
+            stop_grace,
+        });
+    }
+    plans
+}
+
+fn merge_ready(defaults: Option<&types::Ready>, own: Option<&types::Ready>) -> types::Ready {
+    let base = defaults.cloned().unwrap_or_default();
+    let Some(own) = own else { return base };
+    // A variant naming its own probe kind replaces the default kind entirely.
+    let (http, tcp) = if own.http.is_some() || own.tcp.is_some() {
+        (own.http.clone(), own.tcp)
+    } else {
+        (base.http, base.tcp)
+    };
+    types::Ready {
+        http,
+        tcp,
+        timeout: own.timeout.or(base.timeout),
+        interval: own.interval.or(base.interval),
+    }
+}
+
+fn positive(
+    value: Option<Duration>,
+    default: Duration,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Duration {
+    match value {
+        Some(d) if d.is_zero() => {
+            problems.push(Problem::new(field, "must be greater than zero"));
+            default
+        }
+        Some(d) => d,
+        None => default,
+    }
+}
+
+fn plan_phases(phases: &[types::Phase], problems: &mut Vec<Problem>) -> Vec<PhasePlan> {
+    if phases.is_empty() {
+        problems.push(Problem::new(
+            "phases",
+            "no phases; add at least one, e.g. { name: main, vus: 10, duration: 10s }",
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut plans = Vec::new();
+    for (i, phase) in phases.iter().enumerate() {
+        let at = format!("phases[{i}]");
+        let Some(name) = phase.name.as_deref() else {
+            problems.push(Problem::new(
+                format!("{at}.name"),
+                "every phase needs a name",
+            ));
+            continue;
+        };
+        if let Err(e) = check_file_name(name) {
+            problems.push(Problem::new(format!("{at}.name"), e));
+        } else if !seen.insert(name) {
+            problems.push(Problem::new(
+                format!("{at}.name"),
+                format!("duplicate phase name `{name}`; phase names must be unique"),
+            ));
+        }
+        if let Some(plan) = plan_phase(phase, name, &at, problems) {
+            plans.push(plan);
+        }
+    }
+    plans
+}
+
+fn plan_phase(
+    phase: &types::Phase,
+    name: &str,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<PhasePlan> {
+    let before = problems.len();
+    let vus = match phase.vus {
+        None => {
+            problems.push(Problem::new(
+                format!("{at}.vus"),
+                "missing; the closed executor needs the number of virtual users, e.g. vus: 10",
+            ));
+            0
+        }
+        Some(0) => {
+            problems.push(Problem::new(format!("{at}.vus"), "must be at least 1"));
+            0
+        }
+        Some(n) => match u32::try_from(n) {
+            Ok(n) if n <= 1_000_000 => n,
+            _ => {
+                problems.push(Problem::new(format!("{at}.vus"), "must be at most 1000000"));
+                0
+            }
+        },
+    };
+    let stop = match (phase.duration, phase.iterations) {
+        (Some(_), Some(_)) => {
+            problems.push(Problem::new(
+                at,
+                "both `duration` and `iterations` are set; a closed phase stops on one of them",
+            ));
+            None
+        }
+        (None, None) => {
+            problems.push(Problem::new(
+                at,
+                "needs `duration` (e.g. 10s) or `iterations` (total requests shared by all VUs)",
+            ));
+            None
+        }
+        (Some(d), None) if d.0.is_zero() => {
+            problems.push(Problem::new(
+                format!("{at}.duration"),
+                "must be greater than zero",
+            ));
+            None
+        }
+        (Some(d), None) => Some(StopCondition::Duration(d.0)),
+        (None, Some(0)) => {
+            problems.push(Problem::new(
+                format!("{at}.iterations"),
+                "must be at least 1",
+            ));
+            None
+        }
+        (None, Some(n)) => Some(StopCondition::Iterations(n)),
+    };
+    if problems.len() > before {
+        return None;
+    }
+    Some(PhasePlan {
+        name: name.to_owned(),
+        executor: phase.executor,
+        vus,
+        stop: stop?,
+        think: phase.think.map(|d| d.0).filter(|d| !d.is_zero()),
+    })
+}
+
+fn plan_requests(requests: &[types::Request], problems: &mut Vec<Problem>) -> Vec<RequestPlan> {
+    if requests.is_empty() {
+        problems.push(Problem::new(
+            "requests",
+            "no requests; add at least one, e.g. { method: GET, path: /hello }",
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut plans = Vec::new();
+    for (i, request) in requests.iter().enumerate() {
+        let at = |field: &str| format!("requests[{i}].{field}");
+        let before = problems.len();
+        let method = match Method::from_bytes(request.method.to_ascii_uppercase().as_bytes()) {
+            Ok(m) => m,
+            Err(_) => {
+                problems.push(Problem::new(
+                    at("method"),
+                    format!("`{}` is not an HTTP method", request.method),
+                ));
+                Method::GET
+            }
+        };
+        if !request.path.starts_with('/') {
+            problems.push(Problem::new(
+                at("path"),
+                format!(
+                    "`{}` must start with `/`; the host is the variant's own address",
+                    request.path
+                ),
+            ));
+        } else if request.path.parse::<reqwest::Url>().is_err()
+            && format!("http://127.0.0.1{}", request.path)
+                .parse::<reqwest::Url>()
+                .is_err()
+        {
+            problems.push(Problem::new(
+                at("path"),
+                format!("`{}` is not a valid URL path", request.path),
+            ));
+        }
+        let name = request
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{method} {}", request.path));
+        if name.is_empty() || name.chars().any(char::is_control) {
+            problems.push(Problem::new(
+                at("name"),
+                "must be non-empty text without control characters",
+            ));
+        } else if !seen.insert(name.clone()) {
+            problems.push(Problem::new(
+                at("name"),
+                format!("duplicate request name `{name}`; give each request a distinct `name`"),
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        for (key, value) in &request.headers {
+            match (
+                HeaderName::from_bytes(key.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                (Ok(k), Ok(v)) => {
+                    headers.append(k, v);
+                }
+                (Err(_), _) => problems.push(Problem::new(
+                    at(&format!("headers.{key}")),
+                    format!("`{key}` is not a valid header name"),
+                )),
+                (_, Err(_)) => problems.push(Problem::new(
+                    at(&format!("headers.{key}")),
+                    "the value is not a valid header value (control characters or non-ASCII)",
+                )),
+            }
+        }
+        let body = match (&request.body, &request.json) {
+            (Some(_), Some(_)) => {
+                problems.push(Problem::new(
+                    at("body"),
+                    "both `body` and `json` are set; choose one",
+                ));
+                Bytes::new()
+            }
+            (Some(text), None) => Bytes::from(text.clone()),
+            (None, Some(value)) => {
+                if !headers.contains_key(CONTENT_TYPE) {
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                }
+                Bytes::from(serde_json::to_vec(value).expect("a YAML value is valid JSON"))
+            }
+            (None, None) => Bytes::new(),
+        };
+        if request.weight == 0 {
+            problems.push(Problem::new(at("weight"), "must be at least 1"));
+        }
+        let timeout = positive(
+            request.timeout.map(|d| d.0),
+            DEFAULT_REQUEST_TIMEOUT,
+            &at("timeout"),
+            problems,
+        );
+        if problems.len() == before {
+            plans.push(RequestPlan {
+                name,
+                method,
+                path: request.path.clone(),
+                headers,
+                body,
+                weight: request.weight,
+                timeout,
+            });
+        }
+    }
+    plans
+}
+
+fn check_assertions(
+    list: &[types::Assertion],
+    variants: &[VariantPlan],
+    phases: &[PhasePlan],
+    problems: &mut Vec<Problem>,
+) {
+    let variant_names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    let phase_names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
+    for (i, assertion) in list.iter().enumerate() {
+        let at = format!("assertions[{i}]");
+        if let Err(e) = assertions::check_expression(&assertion.expect) {
+            problems.push(Problem::new(&at, e));
+        }
+        if let Some(variant) = &assertion.variant {
+            if !variant_names.contains(&variant.as_str()) {
+                problems.push(Problem::new(
+                    format!("{at}.variant"),
+                    format!(
+                        "no variant named `{variant}`; variants are: {}",
+                        variant_names.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(phase) = &assertion.phase {
+            if !phase_names.contains(&phase.as_str()) {
+                problems.push(Problem::new(
+                    format!("{at}.phase"),
+                    format!(
+                        "no phase named `{phase}`; phases are: {}",
+                        phase_names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::parse_str;
+
+    const VALID: &str = r#"
+name: demo
+defaults:
+  ready: { http: /health, timeout: 5s }
+variants:
+  - name: one
+    command: [server, --port, "{{ port }}"]
+    env: { URL: "http://127.0.0.1:{{ port }}/x", NAME: "{{ name }}" }
+  - name: two
+    command: [server, --port, "{{ port }}", --threads, "2"]
+    ready: { tcp: true }
+    stop: { grace: 1s }
+warmup: { vus: 2, duration: 1s }
+phases:
+  - { name: steady, vus: 10, duration: 2s }
+  - { name: fixed, vus: 5, iterations: 50, think: 100ms }
+requests:
+  - { path: /hello, weight: 3 }
+  - { name: order, method: post, path: /items/orders, json: { id: 1 } }
+assertions:
+  - "error_rate < 0.01"
+  - { variant: two, phase: steady, expect: "rps > 0.5 * variants['one'].rps" }
+"#;
+
+    fn plan(text: &str) -> Result<Plan, Vec<Problem>> {
+        let manifest = parse_str(text, Path::new("x.yaml")).expect("parses");
+        Plan::from_manifest(manifest, Path::new("x.yaml"), Path::new("."))
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        plan(text)
+            .unwrap_err()
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn applies_defaults_and_keeps_order() {
+        let plan = plan(VALID).unwrap();
+        assert_eq!(plan.variants[0].ready, ReadyProbe::Http("/health".into()));
+        assert_eq!(plan.variants[0].ready_timeout, Duration::from_secs(5));
+        assert_eq!(plan.variants[0].stop_grace, DEFAULT_STOP_GRACE);
+        assert_eq!(plan.variants[1].ready, ReadyProbe::Tcp);
+        assert_eq!(plan.variants[1].ready_timeout, Duration::from_secs(5));
+        assert_eq!(plan.variants[1].stop_grace, Duration::from_secs(1));
+        assert_eq!(
+            plan.phases[0].stop,
+            StopCondition::Duration(Duration::from_secs(2))
+        );
+        assert_eq!(plan.phases[1].stop, StopCondition::Iterations(50));
+        assert_eq!(plan.phases[1].think, Some(Duration::from_millis(100)));
+        assert_eq!(plan.warmup.as_ref().unwrap().name, "warmup");
+        assert_eq!(plan.requests[0].name, "GET /hello");
+        assert_eq!(plan.requests[0].weight, 3);
+        assert_eq!(plan.requests[1].method, Method::POST);
+        assert_eq!(&plan.requests[1].body[..], br#"{"id":1}"#);
+        assert_eq!(plan.requests[1].headers[CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn port_placeholders_are_rendered_per_launch() {
+        let plan = plan(VALID).unwrap();
+        let launch = plan.variants[0].launch("demo", 41234).unwrap();
+        assert_eq!(launch.argv, ["server", "--port", "41234"]);
+        assert_eq!(launch.env["URL"], "http://127.0.0.1:41234/x");
+        assert_eq!(launch.env["NAME"], "one");
+        assert_eq!(launch.port, 41234);
+    }
+
+    #[test]
+    fn unknown_placeholders_are_reported_with_the_field() {
+        let text = VALID.replace("\"{{ port }}\", --threads", "\"{{ prot }}\", --threads");
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("variants[1].command[2]: cannot render"),
+            "{found:?}"
+        );
+        assert!(found[0].contains("{{ port }}"), "{found:?}");
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let text = r#"
+name: "bad/name"
+variants:
+  - { name: a, command: [] }
+  - { name: a, command: [x], ready: { http: health } }
+phases:
+  - { name: p, vus: 0, duration: 1s }
+  - { name: p, vus: 1 }
+  - { name: q, vus: 1, duration: 1s, iterations: 5 }
+requests:
+  - { path: hello, weight: 0 }
+  - { method: "BAD METHOD", path: /x, body: a, json: 1 }
+assertions:
+  - "p99ms < 50"
+  - { variant: nope, expect: "rps > 1" }
+"#;
+        let found = problems(text);
+        let expect = [
+            "name: `bad/name` contains '/'",
+            "variants[0].command: empty command",
+            "variants[1].name: duplicate variant name `a`",
+            "variants[1].ready.http: `health` must be a path",
+            "phases[0].vus: must be at least 1",
+            "phases[1].name: duplicate phase name `p`",
+            "phases[1]: needs `duration`",
+            "phases[2]: both `duration` and `iterations`",
+            "requests[0].path: `hello` must start with `/`",
+            "requests[0].weight: must be at least 1",
+            "requests[1].method: `BAD METHOD` is not an HTTP method",
+            "requests[1].body: both `body` and `json`",
+            "assertions[0]: unknown name `p99ms`; did you mean `p99_ms`?",
+            "assertions[1].variant: no variant named `nope`",
+        ];
+        for e in expect {
+            assert!(
+                found.iter().any(|f| f.starts_with(e)),
+                "missing `{e}` in {found:#?}"
+            );
+        }
+        assert_eq!(found.len(), expect.len(), "{found:#?}");
+    }
+
+    #[test]
+    fn safe_file_names() {
+        assert!(check_file_name("hyper-1-thread").is_ok());
+        assert!(check_file_name("gunicorn 4w.v2").is_ok());
+        assert!(check_file_name("").is_err());
+        assert!(check_file_name("a/b").is_err());
+        assert!(check_file_name("..").is_err());
+        assert!(check_file_name("a\nb").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Number formatting for report templates. Every filter accepts `none` and shows it as "—",
+//! so a missing value never renders as an error or as a misleading zero.
+
+use minijinja::value::Value;
+use minijinja::Environment;
+
+const MISSING: &str = "—";
+
+pub fn register(env: &mut Environment) {
+    env.add_filter("ms", ms);
+    env.add_filter("int", int);
+    env.add_filter("rate", rate);
+    env.add_filter("pct", pct);
+    env.add_filter("ratio", ratio);
+    env.add_filter("cell", cell);
+}
+
+fn number(value: &Value) -> Option<f64> {
+    if value.is_none() || value.is_undefined() {
+        return None;
+    }
+    f64::try_from(value.clone()).ok()
+}
+
+/// Milliseconds with precision that suits the size: 0.083, 4.21, 153.2.
+pub fn ms(value: Value) -> String {
+    match number(&value) {
+        None => MISSING.to_owned(),
+        Some(v) if v < 1.0 => format!("{v:.3}"),
+        Some(v) if v < 100.0 => format!("{v:.2}"),
+        Some(v) => with_separators(&format!("{v:.1}")),
+    }
+}
+
+/// An integer with thousands separators: 1,234,567.
+pub fn int(value: Value) -> String {
+    number(&value).map_or_else(
+        || MISSING.to_owned(),
+        |v| with_separators(&format!("{v:.0}")),
+    )
+}
+
+/// Requests per second: 12,345.6.
+pub fn rate(value: Value) -> String {
+    number(&value).map_or_else(
+        || MISSING.to_owned(),
+        |v| with_separators(&format!("{v:.1}")),
+    )
+}
+
+/// A fraction as a percentage: 0.9995 → 99.95 %.
+pub fn pct(value: Value) -> String {
+    number(&value).map_or_else(|| MISSING.to_owned(), |v| format!("{:.2} %", v * 100.0))
+}
+
+/// A ratio: 0.34×.
+pub fn ratio(value: Value) -> String {
+    number(&value).map_or_else(|| MISSING.to_owned(), |v| format!("{v:.2}×"))
+}
+
+/// Text safe inside a Markdown table cell: pipes escaped, newlines flattened.
+pub fn cell(value: Value) -> String {
+    let text = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn with_separators(number: &str) -> String {
+    let (sign, rest) = number.strip_prefix('-').map_or(("", number), |r| ("-", r));
+    let (whole, fraction) = rest
+        .split_once('.')
+        .map_or((rest, None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(ms(Value::from(0.0834)), "0.083");
+        assert_eq!(ms(Value::from(4.214)), "4.21");
+        assert_eq!(ms(Value::from(1534.26)), "1,534.3");
+        assert_eq!(ms(Value::from(())), "—");
+        assert_eq!(int(Value::from(1234567)), "1,234,567");
+        assert_eq!(int(Value::from(12)), "12");
+        assert_eq!(rate(Value::from(12345.67)), "12,345.7");
+        assert_eq!(pct(Value::from(0.99951)), "99.95 %");
+        assert_eq!(ratio(Value::from(0.3449)), "0.34×");
+        assert_eq!(ratio(Value::UNDEFINED), "—");
+        assert_eq!(cell(Value::from("a|b\nc")), "a\\|b c");
+        assert_eq!(with_separators("-1234.5"), "-1,234.5");
+    }
+}

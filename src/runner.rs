@@ -1,0 +1,417 @@
+//! Orchestration: the order of things in a run, and nothing else. Setup, then each variant in
+//! turn (start, ready, warm-up, phases, stop), then summary, assertions and report, then the
+//! report folder replaces the previous one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::assertions::{self, AssertionOutcome};
+use crate::environment::Environment;
+use crate::exit_code;
+use crate::load::{run_phase, Target};
+use crate::manifest::{self, ManifestError, Plan, ReadyProbe, VariantPlan};
+use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
+use crate::process::{self, describe_status, group, log_tail, wait_ready, ManagedProcess};
+use crate::report::MarkdownReport;
+use crate::results::{PhaseResult, VariantFailure, VariantResult};
+
+/// Lines of a failing process's log quoted in errors and reports.
+const LOG_TAIL_LINES: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub manifest: PathBuf,
+    /// Report folder; `reports/NAME` under `workdir` by default.
+    pub out: Option<PathBuf>,
+    /// Where relative commands and paths are resolved: the directory benchrig runs in.
+    pub workdir: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report_dir: PathBuf,
+    pub variants_failed: usize,
+    pub assertions: Vec<AssertionOutcome>,
+    pub raw_rows: u64,
+}
+
+impl RunOutcome {
+    pub fn assertions_failed(&self) -> usize {
+        self.assertions.iter().filter(|a| !a.passed).count()
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        if self.variants_failed > 0 {
+            exit_code::VARIANT_FAILED
+        } else if self.assertions_failed() > 0 {
+            exit_code::ASSERTIONS_FAILED
+        } else {
+            exit_code::SUCCESS
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("setup command `{command}` failed: {reason}\nlast lines of {log}:\n{tail}")]
+    Setup {
+        command: String,
+        reason: String,
+        log: String,
+        tail: String,
+    },
+    #[error("{0:#}")]
+    Aborted(anyhow::Error),
+    #[error("interrupted by {signal}; every server was stopped; partial results are in {}", partial.display())]
+    Interrupted { signal: Signal, partial: PathBuf },
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Manifest(_) | RunError::Usage(_) => exit_code::INVALID_INPUT,
+            RunError::Setup { .. } | RunError::Aborted(_) => exit_code::RUN_ABORTED,
+            RunError::Interrupted { signal, .. } => exit_code::INTERRUPTED_BASE + *signal as u8,
+        }
+    }
+}
+
+fn aborted(context: &str) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+    move |e| RunError::Aborted(anyhow::Error::new(e).context(context.to_owned()))
+}
+
+fn say(message: impl AsRef<str>) {
+    eprintln!("benchrig: {}", message.as_ref());
+}
+
+/// Validates the manifest, runs the experiment and writes its report folder.
+pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
+    let plan = manifest::load(&options.manifest, &options.workdir)?;
+    let final_dir = options
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(&plan.name));
+    let final_dir = options.workdir.join(final_dir);
+    ReportFolder::check_replaceable(&final_dir).map_err(RunError::Usage)?;
+
+    group::become_subreaper();
+    group::install_panic_hook();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(aborted("cannot start the runtime"))?;
+    runtime.block_on(run_plan(&plan, &final_dir, &options.workdir))
+}
+
+async fn run_plan(plan: &Plan, final_dir: &Path, workdir: &Path) -> Result<RunOutcome, RunError> {
+    let mut interrupt = Interrupt::listen().map_err(aborted("cannot install signal handlers"))?;
+    let folder =
+        ReportFolder::create(final_dir).map_err(aborted("cannot create the report folder"))?;
+    let environment = Environment::capture();
+    let raw = RawCsvWriter::create(&folder.raw_dir().join("requests.csv"))
+        .map_err(aborted("cannot create raw/requests.csv"))?;
+    say(format!(
+        "running `{}` ({} variants × {} phases); results go to {}",
+        plan.name,
+        plan.variants.len(),
+        plan.phases.len(),
+        final_dir
+            .strip_prefix(workdir)
+            .unwrap_or(final_dir)
+            .display()
+    ));
+
+    let variants = tokio::select! {
+        result = execute(plan, &folder, &raw) => result?,
+        signal = interrupt.recv() => {
+            // Dropping `execute` stopped every server it had started; make sure of it.
+            group::signal_all(Signal::SIGKILL);
+            drop(raw);
+            return Err(RunError::Interrupted { signal, partial: folder.path().to_owned() });
+        }
+    };
+
+    let raw_rows = match raw.finish() {
+        Ok(rows) => rows,
+        Err(e) => {
+            say(format!("warning: raw/requests.csv is incomplete: {e}"));
+            0
+        }
+    };
+    let phase_names: Vec<String> = plan.phases.iter().map(|p| p.name.clone()).collect();
+    let assertion_outcomes = assertions::evaluate(&plan.assertions, &variants, &phase_names);
+    let data = RunData {
+        plan,
+        variants: &variants,
+        assertions: &assertion_outcomes,
+        environment: &environment,
+    };
+    let exports: [&dyn Export; 2] = [&SummaryCsv, &MarkdownReport];
+    for export in exports {
+        let bytes = export.render(&data).map_err(|e| {
+            RunError::Aborted(e.context(format!("cannot render {}", export.file_name())))
+        })?;
+        folder
+            .write(export.file_name(), &bytes)
+            .map_err(aborted("cannot write the report"))?;
+    }
+    let report_dir = folder
+        .commit()
+        .map_err(aborted("cannot move the report into place"))?;
+    Ok(RunOutcome {
+        report_dir,
+        variants_failed: variants.iter().filter(|v| v.failure.is_some()).count(),
+        assertions: assertion_outcomes,
+        raw_rows,
+    })
+}
+
+/// SIGINT, SIGTERM and SIGHUP end the run in order rather than kill benchrig outright.
+struct Interrupt {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn listen() -> std::io::Result<Interrupt> {
+        Ok(Interrupt {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn recv(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.int.recv() => Signal::SIGINT,
+            _ = self.term.recv() => Signal::SIGTERM,
+            _ = self.hup.recv() => Signal::SIGHUP,
+        }
+    }
+}
+
+async fn execute(
+    plan: &Plan,
+    folder: &ReportFolder,
+    raw: &RawCsvWriter,
+) -> Result<Vec<VariantResult>, RunError> {
+    for argv in &plan.setup {
+        run_setup(argv, &plan.workdir, &folder.logs_dir().join("setup.log")).await?;
+    }
+    let mut results = Vec::new();
+    for (i, variant) in plan.variants.iter().enumerate() {
+        say(format!(
+            "[{}/{}] {}",
+            i + 1,
+            plan.variants.len(),
+            variant.name
+        ));
+        let result = run_variant(plan, variant, folder, raw).await;
+        if let Some(failure) = &result.failure {
+            say(format!(
+                "{}: FAILED during {}: {}\n--- last lines of {}/logs/{}.log ---\n{}\n---",
+                variant.name,
+                failure.stage,
+                failure.reason,
+                folder.final_dir().display(),
+                variant.name,
+                failure.log_tail
+            ));
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+async fn run_setup(argv: &[String], workdir: &Path, log: &Path) -> Result<(), RunError> {
+    let command = shell_words::join(argv);
+    say(format!("setup: {command}"));
+    let failed = |reason: String| RunError::Setup {
+        command: command.clone(),
+        reason,
+        log: log.display().to_string(),
+        tail: log_tail(log, LOG_TAIL_LINES),
+    };
+    let process = ManagedProcess::spawn(
+        argv,
+        &Default::default(),
+        workdir,
+        log,
+        Duration::from_secs(5),
+    )
+    .map_err(|e| failed(e.to_string()))?;
+    let status = loop {
+        if let Some(status) = process.exit_status() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    process.stop();
+    if status.success() {
+        Ok(())
+    } else {
+        Err(failed(format!("exited with {}", describe_status(&status))))
+    }
+}
+
+async fn run_variant(
+    plan: &Plan,
+    variant: &VariantPlan,
+    folder: &ReportFolder,
+    raw: &RawCsvWriter,
+) -> VariantResult {
+    let log_path = folder.logs_dir().join(format!("{}.log", variant.name));
+    let mut result = VariantResult {
+        name: variant.name.clone(),
+        argv: variant.command.clone(),
+        port: 0,
+        ready_after_s: None,
+        phases: Vec::new(),
+        failure: None,
+        stop_note: None,
+    };
+    let fail = |stage: &str, reason: String| {
+        Some(VariantFailure {
+            stage: stage.to_owned(),
+            reason,
+            log_tail: log_tail(&log_path, LOG_TAIL_LINES),
+        })
+    };
+
+    let launch = match process::free_port()
+        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+        .and_then(|port| variant.launch(&plan.name, port))
+    {
+        Ok(launch) => launch,
+        Err(e) => {
+            result.failure = fail("start", e);
+            return result;
+        }
+    };
+    result.argv = launch.argv.clone();
+    result.port = launch.port;
+    say(format!(
+        "{}: starting `{}` on 127.0.0.1:{}",
+        variant.name,
+        shell_words::join(&launch.argv),
+        launch.port
+    ));
+    let process = match ManagedProcess::spawn(
+        &launch.argv,
+        &launch.env,
+        &launch.cwd,
+        &log_path,
+        variant.stop_grace,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            result.failure = fail("start", e.to_string());
+            return result;
+        }
+    };
+    let probe = match &variant.ready {
+        ReadyProbe::Http(path) => format!("GET {path} answering 2xx"),
+        ReadyProbe::Tcp => "the port accepting connections".to_owned(),
+    };
+    say(format!(
+        "{}: pid {} (process group {}); waiting up to {} for {probe}",
+        variant.name,
+        process.pid(),
+        process.process_group(),
+        humantime::format_duration(variant.ready_timeout)
+    ));
+    match wait_ready(
+        &process,
+        &variant.ready,
+        launch.port,
+        variant.ready_timeout,
+        variant.ready_interval,
+    )
+    .await
+    {
+        Ok(waited) => result.ready_after_s = Some(waited.as_secs_f64()),
+        Err(e) => {
+            process.stop();
+            result.failure = fail("ready", e.to_string());
+            return result;
+        }
+    }
+    let target = match Target::new(launch.port, &plan.requests) {
+        Ok(t) => t,
+        Err(e) => {
+            process.stop();
+            result.failure = fail("start", e);
+            return result;
+        }
+    };
+
+    if let Some(warmup) = &plan.warmup {
+        let recording = run_phase(warmup, &target, None).await;
+        let total = recording.total();
+        say(format!(
+            "{}: warm-up: {} requests in {:.1} s (not recorded)",
+            variant.name,
+            total.requests(),
+            recording.elapsed.as_secs_f64()
+        ));
+        if let Some(status) = process.exit_status() {
+            process.stop();
+            result.failure = fail(
+                "warmup",
+                format!("exited with {} under load", describe_status(&status)),
+            );
+            return result;
+        }
+    }
+    for phase in &plan.phases {
+        raw.begin_phase(&variant.name, &phase.name, 1, target.request_names());
+        let recording = run_phase(phase, &target, Some(raw.sink())).await;
+        let phase_result = PhaseResult::from_recording(&phase.name, 1, &recording);
+        say(describe_result(&variant.name, &phase_result));
+        result.phases.push(phase_result);
+        if let Some(status) = process.exit_status() {
+            result.failure = fail(
+                &phase.name,
+                format!("exited with {} under load", describe_status(&status)),
+            );
+            break;
+        }
+    }
+    let stopped = process.stop();
+    if stopped.killed {
+        result.stop_note = Some(format!(
+            "did not exit within {} of SIGTERM and was killed",
+            humantime::format_duration(variant.stop_grace)
+        ));
+    }
+    if !stopped.survivors.is_empty() {
+        say(format!(
+            "warning: {}: processes {:?} survived SIGKILL (stuck in the kernel?)",
+            variant.name, stopped.survivors
+        ));
+    }
+    result
+}
+
+fn describe_result(variant: &str, result: &PhaseResult) -> String {
+    let m = &result.metrics;
+    let ms = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.2} ms"));
+    format!(
+        "{variant}: {}: {} requests in {:.1} s, {:.1} req/s, p50 {}, p99 {}, errors {}",
+        result.phase,
+        m.requests,
+        m.duration_s,
+        m.rps,
+        ms(m.p50_ms),
+        ms(m.p99_ms),
+        m.errors
+    )
+}

@@ -1,0 +1,317 @@
+//! `benchrig run` end to end: real hello-rs processes on loopback, real load, real files.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use support::{hello_rs, number, Experiment};
+
+#[test]
+fn two_variants_produce_consistent_csvs_and_report() {
+    let run = Experiment::new("consistent")
+        .hello("one-thread", 1)
+        .hello("two-threads", 2)
+        .warmup("{ vus: 2, duration: 300ms }")
+        .phase("{ name: timed, vus: 4, duration: 1s, think: 2ms }")
+        .phase("{ name: counted, vus: 5, iterations: 300 }")
+        .request("{ name: hello, path: /hello, weight: 3 }")
+        .request("{ name: order, method: POST, path: /items/orders, json: { id: 7 } }")
+        .assertion("\"error_rate == 0\"")
+        .run();
+    run.expect_code(0);
+    run.assert_no_process_left(2);
+
+    let header = std::fs::read_to_string(run.report_dir().join("summary.csv")).unwrap();
+    assert!(
+        header.starts_with(
+            "variant,phase,requests,errors,rps,mean_ms,p50_ms,p90_ms,p95_ms,p99_ms,max_ms"
+        ),
+        "{header}"
+    );
+    let summary = run.summary();
+    assert_eq!(summary.len(), 4, "two variants × two phases");
+
+    // Every request in raw/requests.csv is counted in the summary, and nothing else is.
+    let mut raw_counts: HashMap<(String, String), f64> = HashMap::new();
+    for row in run.raw() {
+        *raw_counts
+            .entry((row["variant"].clone(), row["phase"].clone()))
+            .or_default() += 1.0;
+        assert!(row["status"] == "200", "unexpected raw row {row:?}");
+    }
+    for row in &summary {
+        let key = (row["variant"].clone(), row["phase"].clone());
+        assert_eq!(
+            raw_counts.get(&key),
+            Some(&number(row, "requests")),
+            "{key:?}"
+        );
+        assert!(number(row, "rps") > 0.0, "{row:?}");
+        assert_eq!(number(row, "errors"), 0.0);
+    }
+    // Shared iterations are exact.
+    assert_eq!(number(&run.row("one-thread", "counted"), "requests"), 300.0);
+    assert_eq!(
+        number(&run.row("two-threads", "counted"), "requests"),
+        300.0
+    );
+
+    let report = run.report();
+    for needle in [
+        "### timed",
+        "### counted",
+        "| one-thread |",
+        "| two-threads |",
+        "<summary>Per request</summary>",
+        "✅ pass",
+        "All variants ran",
+    ] {
+        assert!(
+            report.contains(needle),
+            "report lacks {needle:?}:\n{report}"
+        );
+    }
+    assert!(
+        run.stdout.contains("report: reports/consistent/report.md"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn sleep_20ms_shows_p50_between_20_and_25_ms() {
+    let run = Experiment::new("sleep")
+        .hello("hello", 2)
+        .phase("{ name: sleep, vus: 8, duration: 2s }")
+        .request("{ path: \"/sleep?ms=20\" }")
+        .run();
+    run.expect_code(0);
+    let p50 = number(&run.row("hello", "sleep"), "p50_ms");
+    assert!((20.0..=25.0).contains(&p50), "p50 was {p50} ms");
+    // Closed model: 8 users each waiting ≥ 20 ms cannot exceed 400 requests/s.
+    let rps = number(&run.row("hello", "sleep"), "rps");
+    assert!(rps > 100.0 && rps <= 400.0, "rps was {rps}");
+}
+
+#[test]
+fn a_failed_assertion_exits_1_after_writing_the_report() {
+    let run = Experiment::new("failing")
+        .hello("hello", 1)
+        .phase("{ name: quick, vus: 2, iterations: 50 }")
+        .request("{ path: /hello }")
+        .assertion("{ phase: quick, expect: \"rps < 1\" }")
+        .run();
+    run.expect_code(1);
+    assert!(run.report().contains("❌ fail"), "{}", run.report());
+    assert!(
+        run.stderr.contains("assertion failed: `rps < 1`"),
+        "{}",
+        run.stderr
+    );
+    run.assert_no_process_left(1);
+}
+
+#[test]
+fn a_variant_that_exits_at_once_is_reported_while_the_others_run() {
+    let run = Experiment::new("crash")
+        .variant("{ name: broken, command: [sh, -c, \"echo 'fatal: cannot bind {{ port }}' >&2; exit 3\"] }")
+        .hello("healthy", 1)
+        .phase("{ name: quick, vus: 2, iterations: 100 }")
+        .request("{ path: /hello }")
+        .run();
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .contains("broken: FAILED during ready: exited with status 3"),
+        "{}",
+        run.stderr
+    );
+    let report = run.report();
+    assert!(
+        report.contains("### broken: failed during ready"),
+        "{report}"
+    );
+    assert!(
+        report.contains("fatal: cannot bind"),
+        "the log tail is quoted:\n{report}"
+    );
+    assert_eq!(number(&run.row("healthy", "quick"), "requests"), 100.0);
+    assert!(run.summary().iter().all(|r| r["variant"] != "broken"));
+    run.assert_no_process_left(2);
+}
+
+#[test]
+fn a_variant_that_never_becomes_ready_times_out() {
+    let run = Experiment::new("never-ready")
+        .variant("{ name: silent, command: [sleep, \"60\"], ready: { tcp: true, timeout: 500ms } }")
+        .phase("{ name: quick, vus: 1, iterations: 1 }")
+        .request("{ path: /hello }")
+        .run();
+    run.expect_code(3);
+    assert!(
+        run.report().contains("not ready after 500ms"),
+        "{}",
+        run.report()
+    );
+    run.assert_no_process_left(1);
+}
+
+#[test]
+fn forked_children_and_sigterm_ignorers_are_stopped_with_the_group() {
+    let server = hello_rs();
+    let run = Experiment::new("tree")
+        .variant(&format!(
+            "{{ name: tree, command: [sh, -c, \"(trap '' TERM; sleep 300) & sleep 300 & exec {server} --port {{{{ port }}}}\"], \
+               ready: {{ http: /health }}, stop: {{ grace: 300ms }} }}"
+        ))
+        .phase("{ name: quick, vus: 2, iterations: 50 }")
+        .request("{ path: /hello }")
+        .run();
+    run.expect_code(0);
+    run.assert_no_process_left(1);
+    assert!(
+        run.report().contains("was killed"),
+        "the SIGKILL is noted:\n{}",
+        run.report()
+    );
+}
+
+#[test]
+fn sigint_stops_every_server_and_keeps_the_previous_report() {
+    let experiment = Experiment::new("interrupted")
+        .hello("hello", 1)
+        .phase("{ name: long, vus: 2, duration: 60s, think: 5ms }")
+        .request("{ path: /hello }");
+    let report_dir = experiment.report_dir();
+    std::fs::create_dir_all(&report_dir).unwrap();
+    std::fs::write(report_dir.join("report.md"), "previous report\n").unwrap();
+
+    let running = experiment.spawn();
+    running.wait_for("(process group", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(700));
+    running.signal(Signal::SIGINT);
+    let finished = running.wait(Duration::from_secs(15));
+    finished.expect_code(130);
+    finished.assert_no_process_left(1);
+    assert!(
+        finished.stderr.contains("interrupted by SIGINT"),
+        "{}",
+        finished.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(report_dir.join("report.md")).unwrap(),
+        "previous report\n"
+    );
+    let partial = report_dir.with_file_name("interrupted.partial");
+    assert!(
+        partial.join("raw/requests.csv").is_file(),
+        "partial results are kept"
+    );
+}
+
+#[test]
+fn sigterm_is_handled_like_sigint() {
+    let running = Experiment::new("terminated")
+        .hello("hello", 1)
+        .phase("{ name: long, vus: 1, duration: 60s, think: 5ms }")
+        .request("{ path: /hello }")
+        .spawn();
+    running.wait_for("(process group", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    running.signal(Signal::SIGTERM);
+    let finished = running.wait(Duration::from_secs(15));
+    finished.expect_code(143);
+    finished.assert_no_process_left(1);
+}
+
+#[test]
+fn an_invalid_manifest_starts_and_writes_nothing() {
+    let run = Experiment::new("invalid")
+        .hello("hello", 1)
+        .phase("{ name: p, vus: 0, duration: 1s }")
+        .request("{ path: /hello }")
+        .assertion("\"p99ms < 5\"")
+        .run();
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("phases[0].vus: must be at least 1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `p99_ms`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.experiment.dir().join("reports").exists(),
+        "nothing was written"
+    );
+    assert!(run.process_groups().is_empty(), "nothing was started");
+}
+
+#[test]
+fn a_failing_setup_aborts_and_keeps_the_previous_report() {
+    let experiment = Experiment::new("setup-fails")
+        .line("setup:\n  - [sh, -c, \"echo compiling; echo 'error: no such crate' >&2; exit 101\"]")
+        .hello("hello", 1)
+        .phase("{ name: p, vus: 1, iterations: 1 }")
+        .request("{ path: /hello }");
+    let report_dir = experiment.report_dir();
+    std::fs::create_dir_all(&report_dir).unwrap();
+    std::fs::write(report_dir.join("report.md"), "previous report\n").unwrap();
+    let run = experiment.run();
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("exited with status 101"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("error: no such crate"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(report_dir.join("report.md")).unwrap(),
+        "previous report\n"
+    );
+    assert!(run.process_groups().is_empty(), "no variant was started");
+}
+
+#[test]
+fn validate_checks_without_running() {
+    let experiment = Experiment::new("checked")
+        .hello("hello", 1)
+        .phase("{ name: p, vus: 1, iterations: 1 }")
+        .request("{ path: /hello }");
+    let good = experiment.dir().join("good.yaml");
+    std::fs::write(&good, experiment.yaml()).unwrap();
+    let bad = experiment.dir().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        experiment
+            .yaml()
+            .replace("iterations: 1", "iterations: 1, duraton: 2s"),
+    )
+    .unwrap();
+
+    let output = std::process::Command::new(support::BENCHRIG)
+        .args(["validate"])
+        .arg(&good)
+        .arg(&bad)
+        .current_dir(experiment.dir())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains("good.yaml: ok"), "{stdout}");
+    assert!(
+        stderr.contains("bad.yaml:") && stderr.contains("unknown field `duraton`"),
+        "{stderr}"
+    );
+    assert!(!experiment.dir().join("reports").exists());
+}
