@@ -51,6 +51,41 @@ pub fn check_expression(expr: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Variant names an expression looks up in `variants`: `variants['a']`, `variants["a"]`,
+/// `variants.a`.
+pub fn referenced_variants(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(idx) = rest.find("variants") {
+        let before_ok = rest[..idx]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        rest = &rest[idx + "variants".len()..];
+        if !before_ok {
+            continue;
+        }
+        let trimmed = rest.trim_start();
+        if let Some(inner) = trimmed.strip_prefix('[') {
+            let inner = inner.trim_start();
+            if let Some(quote) = inner.chars().next().filter(|c| *c == '\'' || *c == '"') {
+                if let Some(end) = inner[1..].find(quote) {
+                    names.push(inner[1..1 + end].to_owned());
+                }
+            }
+        } else if let Some(attr) = trimmed.strip_prefix('.') {
+            let name: String = attr
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
 fn describe(error: &minijinja::Error) -> String {
     error
         .detail()
@@ -325,6 +360,18 @@ mod tests {
         assert!(check_expression("p99_ms <")
             .unwrap_err()
             .contains("not a valid expression"));
+    }
+
+    #[test]
+    fn finds_referenced_variants() {
+        assert_eq!(
+            referenced_variants(
+                "rps > 1.3 * variants['gunicorn-1'].rps and p99_ms < variants[\"b\"].p99_ms"
+            ),
+            ["gunicorn-1", "b"]
+        );
+        assert_eq!(referenced_variants("rps > variants.fast.rps"), ["fast"]);
+        assert!(referenced_variants("p99_ms < 5 and my_variants > 1").is_empty());
     }
 
     #[test]

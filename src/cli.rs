@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::adhoc;
 use crate::exit_code;
 use crate::manifest;
 use crate::runner::{self, RunOptions};
@@ -35,6 +36,47 @@ pub enum Command {
         #[arg(required = true)]
         manifests: Vec<PathBuf>,
     },
+    /// Print the JSON Schema of manifests (committed as docs/manifest.schema.json).
+    Schema,
+    /// One-off load against a running server, like hey or oha, on the same engine.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// The URL to load, e.g. http://127.0.0.1:8080/hello.
+    pub url: String,
+    /// Concurrent virtual users (connections).
+    #[arg(short = 'c', long = "concurrency", default_value_t = 50)]
+    pub concurrency: u32,
+    /// Total requests, shared by all users [default: 200 when no -d].
+    #[arg(short = 'n', long = "requests", conflicts_with = "duration")]
+    pub requests: Option<u64>,
+    /// Send requests for this long, e.g. 10s, 1m.
+    #[arg(short = 'd', long = "duration", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Pause of each user between its requests, e.g. 100ms.
+    #[arg(long, value_parser = parse_duration)]
+    pub think: Option<std::time::Duration>,
+    /// HTTP method.
+    #[arg(short = 'm', long = "method", default_value = "GET")]
+    pub method: String,
+    /// A header, 'Name: value'; repeat for more.
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(short = 'b', long = "body")]
+    pub body: Option<String>,
+    /// Time allowed for each whole response.
+    #[arg(short = 't', long = "timeout", value_parser = parse_duration, default_value = "30s")]
+    pub timeout: std::time::Duration,
+    /// Also write summary.csv and raw/requests.csv into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    manifest::Duration::parse(text).map(|d| d.0)
 }
 
 pub fn main(cli: Cli) -> ExitCode {
@@ -55,6 +97,14 @@ pub fn main(cli: Cli) -> ExitCode {
             &workdir,
         ),
         Command::Validate { manifests } => validate(&manifests, &workdir),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&manifest::json_schema()).expect("a JSON value")
+            );
+            exit_code::SUCCESS
+        }
+        Command::Load(args) => load(args, &workdir),
     };
     ExitCode::from(code)
 }
@@ -105,4 +155,26 @@ fn validate(paths: &[PathBuf], workdir: &std::path::Path) -> u8 {
         }
     }
     code
+}
+
+fn load(args: LoadArgs, workdir: &std::path::Path) -> u8 {
+    let options = adhoc::LoadOptions {
+        url: args.url,
+        concurrency: args.concurrency,
+        requests: args.requests,
+        duration: args.duration,
+        think: args.think,
+        method: args.method,
+        headers: args.headers,
+        body: args.body,
+        timeout: args.timeout,
+        out: args.out,
+    };
+    match adhoc::run(&options, workdir) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("benchrig: error: {e}");
+            exit_code::INVALID_INPUT
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Data flows manifest → plan → runner (process + load) → results → output, assertions, report.
 
+pub mod adhoc;
 pub mod assertions;
 pub mod cli;
 pub mod environment;
@@ -10,6 +11,7 @@ pub mod load;
 pub mod manifest;
 pub mod output;
 pub mod process;
+pub mod progress;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -3,6 +3,7 @@
 //! report folder replaces the previous one.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -11,10 +12,11 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::assertions::{self, AssertionOutcome};
 use crate::environment::Environment;
 use crate::exit_code;
-use crate::load::{run_phase, Target};
+use crate::load::{run_phase, LiveCounters, Target};
 use crate::manifest::{self, ManifestError, Plan, ReadyProbe, VariantPlan};
 use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
 use crate::process::{self, describe_status, group, log_tail, wait_ready, ManagedProcess};
+use crate::progress;
 use crate::report::MarkdownReport;
 use crate::results::{PhaseResult, VariantFailure, VariantResult};
 
@@ -354,7 +356,15 @@ async fn run_variant(
     };
 
     if let Some(warmup) = &plan.warmup {
-        let recording = run_phase(warmup, &target, None).await;
+        let live = Arc::new(LiveCounters::default());
+        let label = format!("{}: warm-up", variant.name);
+        let recording = progress::track(
+            &label,
+            warmup,
+            &live,
+            run_phase(warmup, &target, None, live.clone()),
+        )
+        .await;
         let total = recording.total();
         say(format!(
             "{}: warm-up: {} requests in {:.1} s (not recorded)",
@@ -373,7 +383,15 @@ async fn run_variant(
     }
     for phase in &plan.phases {
         raw.begin_phase(&variant.name, &phase.name, 1, target.request_names());
-        let recording = run_phase(phase, &target, Some(raw.sink())).await;
+        let live = Arc::new(LiveCounters::default());
+        let label = format!("{}: {}", variant.name, phase.name);
+        let recording = progress::track(
+            &label,
+            phase,
+            &live,
+            run_phase(phase, &target, Some(raw.sink()), live.clone()),
+        )
+        .await;
         let phase_result = PhaseResult::from_recording(&phase.name, 1, &recording);
         say(describe_result(&variant.name, &phase_result));
         result.phases.push(phase_result);

@@ -37,11 +37,17 @@ pub struct Target {
 }
 
 impl Target {
+    /// The requests aimed at a variant listening on 127.0.0.1:`port`.
     pub fn new(port: u16, requests: &[RequestPlan]) -> Result<Target, String> {
+        Self::at(&format!("http://127.0.0.1:{port}"), requests)
+    }
+
+    /// The requests aimed at `base` (scheme and authority, e.g. `http://127.0.0.1:8080`).
+    pub fn at(base: &str, requests: &[RequestPlan]) -> Result<Target, String> {
         let prepared = requests
             .iter()
             .map(|r| {
-                let url = format!("http://127.0.0.1:{port}{}", r.path);
+                let url = format!("{base}{}", r.path);
                 Ok(PreparedRequest {
                     method: r.method.clone(),
                     url: Url::parse(&url).map_err(|e| format!("invalid URL {url}: {e}"))?,
@@ -82,6 +88,41 @@ impl Target {
     }
 }
 
+/// Counters a progress display reads while a phase runs. Each sits on its own cache line so
+/// workers updating one do not slow readers of the other.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    requests: PaddedCounter,
+    errors: PaddedCounter,
+    stop: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct PaddedCounter(AtomicU64);
+
+impl LiveCounters {
+    pub fn requests(&self) -> u64 {
+        self.requests.0.load(Ordering::Relaxed)
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.errors.0.load(Ordering::Relaxed)
+    }
+
+    /// Asks the phase to start no new requests; those in flight complete and are recorded.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    fn count(&self, outcome: &Outcome) {
+        self.requests.0.fetch_add(1, Ordering::Relaxed);
+        if !matches!(outcome, Ok((status, _)) if *status < 400) {
+            self.errors.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Sets the cancel flag when dropped, so a phase abandoned mid-way (Ctrl-C) stops its VUs.
 struct CancelOnDrop(Arc<AtomicBool>);
 
@@ -93,6 +134,7 @@ impl Drop for CancelOnDrop {
 
 /// What every worker of a phase shares.
 struct PhaseShared {
+    live: Arc<LiveCounters>,
     stop: StopCondition,
     think: Option<Duration>,
     /// Iterations started so far (shared-iterations mode).
@@ -106,7 +148,7 @@ struct PhaseShared {
 impl PhaseShared {
     /// Claims the next iteration, or says the phase is over.
     fn claim_iteration(&self, start: Instant) -> bool {
-        if self.cancel.load(Ordering::Relaxed) {
+        if self.cancel.load(Ordering::Relaxed) || self.live.stop.load(Ordering::Relaxed) {
             return false;
         }
         match self.stop {
@@ -131,12 +173,19 @@ fn worker_count(vus: u32) -> usize {
 }
 
 /// Runs one phase of the closed model against `target` and returns what it recorded. Raw rows
-/// go to `raw` when given. Dropping the returned future cancels the phase.
-pub async fn run_phase(phase: &PhasePlan, target: &Target, raw: Option<RawSink>) -> PhaseRecording {
+/// go to `raw` when given; `live` counts requests as they complete. Dropping the returned
+/// future cancels the phase.
+pub async fn run_phase(
+    phase: &PhasePlan,
+    target: &Target,
+    raw: Option<RawSink>,
+    live: Arc<LiveCounters>,
+) -> PhaseRecording {
     let workers = worker_count(phase.vus);
     let cancel = Arc::new(AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let shared = Arc::new(PhaseShared {
+        live,
         stop: phase.stop,
         think: phase.think,
         issued: AtomicU64::new(0),
@@ -242,6 +291,7 @@ async fn run_vu(
         let sent = Instant::now();
         let outcome = send(&client, &target.requests[index]).await;
         let completed = Instant::now();
+        shared.live.count(&outcome);
         recorder
             .borrow_mut()
             .record(index, vu, sent - start, completed - sent, outcome);

@@ -7,6 +7,6 @@ mod engine;
 mod errors;
 mod recorder;
 
-pub use engine::{run_phase, Target};
+pub use engine::{run_phase, LiveCounters, Target};
 pub use errors::{classify, describe_error};
 pub use recorder::{Outcome, RawMessage, RawRow, RawSink, Recorder};

@@ -1,5 +1,8 @@
-//! Manifest: YAML in, a validated [`Plan`] out. Every error names the file and the place.
+//! Manifest: YAML in, a validated [`Plan`] out. Every error names the file, the line and
+//! column, the field, and how to fix it; all problems are reported together.
 
+mod diagnose;
+mod locate;
 mod plan;
 mod types;
 mod values;
@@ -7,13 +10,19 @@ mod values;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use plan::{LaunchSpec, PhasePlan, Plan, ReadyProbe, RequestPlan, StopCondition, VariantPlan};
+pub use locate::{Location, LocationIndex};
+pub use plan::{
+    LaunchSpec, PhasePlan, Plan, ReadyProbe, RequestPlan, StopCondition, VariantPlan,
+    DEFAULT_REQUEST_TIMEOUT,
+};
 pub use types::{Assertion, Executor, Manifest};
-pub use values::Duration;
+pub use values::{Argv, Duration, Rate};
 
-/// One problem found in a manifest: where (a field path such as `phases[1].vus`) and what.
+/// One problem found in a manifest: where, which field (a path such as `phases[1].vus`), what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    pub location: Option<Location>,
+    /// Empty when the message names its place itself.
     pub field: String,
     pub message: String,
 }
@@ -21,9 +30,22 @@ pub struct Problem {
 impl Problem {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Problem {
+            location: None,
             field: field.into(),
             message: message.into(),
         }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(Location { line, column }) = self.location {
+            write!(f, "{line}:{column}: ")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
     }
 }
 
@@ -34,15 +56,7 @@ pub enum ManifestError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// YAML syntax or shape error, located by the YAML parser.
-    #[error("{}", format_located(path, *line, *column, message))]
-    Syntax {
-        path: PathBuf,
-        line: Option<usize>,
-        column: Option<usize>,
-        message: String,
-    },
-    /// The manifest parsed but does not make sense; every problem found is listed.
+    /// The manifest does not parse or does not make sense; every problem found is listed.
     #[error("{}", format_problems(path, problems))]
     Invalid {
         path: PathBuf,
@@ -50,59 +64,68 @@ pub enum ManifestError {
     },
 }
 
-fn format_located(
-    path: &Path,
-    line: Option<usize>,
-    column: Option<usize>,
-    message: &str,
-) -> String {
-    match (line, column) {
-        (Some(line), Some(column)) => format!("{}:{line}:{column}: {message}", path.display()),
-        _ => format!("{}: {message}", path.display()),
-    }
-}
-
 fn format_problems(path: &Path, problems: &[Problem]) -> String {
-    let mut out = String::new();
-    for (i, problem) in problems.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(&format!(
-            "{}: {}: {}",
-            path.display(),
-            problem.field,
-            problem.message
-        ));
-    }
-    out
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
+    problems
+        .iter()
+        .map(|problem| match problem.location {
+            // "file:line:col: field: message", the form editors and terminals link to.
+            Some(_) => format!("{}:{problem}", path.display()),
+            None => format!("{}: {problem}", path.display()),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Reads and parses a manifest file, without validating it.
 pub fn parse_file(path: &Path) -> Result<Manifest, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+    let text = read(path)?;
+    parse_str(&text, path)
+}
+
+fn read(path: &Path) -> Result<String, ManifestError> {
+    std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    parse_str(&text, path)
+    })
 }
 
 /// Parses manifest text; `path` is only used in error messages.
 pub fn parse_str(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
-    serde_yaml::from_str(text).map_err(|e| {
-        let location = e.location();
-        let message = strip_location_suffix(&e.to_string());
-        ManifestError::Syntax {
+    let blank = text
+        .lines()
+        .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'));
+    if blank {
+        return Err(ManifestError::Invalid {
             path: path.to_owned(),
-            line: location.as_ref().map(|l| l.line()),
-            column: location.as_ref().map(|l| l.column()),
-            message,
+            problems: vec![Problem::new(
+                "",
+                "the manifest is empty; it needs at least name, variants, phases and requests",
+            )],
+        });
+    }
+    serde_yaml::from_str(text).map_err(|e| ManifestError::Invalid {
+        path: path.to_owned(),
+        problems: vec![diagnose::yaml_problem(
+            &e,
+            text,
+            &LocationIndex::build(text),
+        )],
+    })
+}
+
+/// Parses and validates manifest text into a runnable plan.
+pub fn plan_str(text: &str, path: &Path, workdir: &Path) -> Result<Plan, ManifestError> {
+    let manifest = parse_str(text, path)?;
+    Plan::from_manifest(manifest, path, workdir).map_err(|mut problems| {
+        let index = LocationIndex::build(text);
+        for problem in &mut problems {
+            problem.location = index.find(&problem.field);
+        }
+        // File order reads best; problems without a place go last.
+        problems.sort_by_key(|p| p.location.map_or((usize::MAX, 0), |l| (l.line, l.column)));
+        ManifestError::Invalid {
+            path: path.to_owned(),
+            problems,
         }
     })
 }
@@ -110,19 +133,17 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
 /// Loads, parses and validates a manifest into a runnable plan. `workdir` is the directory
 /// relative commands and `cwd` values are resolved against.
 pub fn load(path: &Path, workdir: &Path) -> Result<Plan, ManifestError> {
-    let manifest = parse_file(path)?;
-    Plan::from_manifest(manifest, path, workdir).map_err(|problems| ManifestError::Invalid {
-        path: path.to_owned(),
-        problems,
-    })
+    plan_str(&read(path)?, path, workdir)
 }
 
-/// The YAML library appends " at line L column C"; the location is already in front.
-fn strip_location_suffix(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(idx) if message[idx..].contains(" column ") => message[..idx].to_owned(),
-        _ => message.to_owned(),
-    }
+/// The JSON Schema of the manifest, generated from the types above.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::SchemaGenerator::default().into_root_schema_for::<Manifest>();
+    schema.insert(
+        "$id".to_owned(),
+        "https://benchrig.dev/manifest.schema.json".into(),
+    );
+    schema.to_value()
 }
 
 #[cfg(test)]
@@ -130,24 +151,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn syntax_errors_carry_file_line_and_column() {
+    fn errors_carry_file_line_column_and_field() {
         let text = "name: x\nvariants:\n  - name: a\n    command: target/release/hello-rs\n";
         let err = parse_str(text, Path::new("experiments/x.yaml")).unwrap_err();
         let shown = err.to_string();
-        assert!(shown.starts_with("experiments/x.yaml:4:"), "{shown}");
-        assert!(shown.contains("variants[0].command"), "{shown}");
-        assert!(!shown.contains(" at line "), "{shown}");
+        assert!(
+            shown.starts_with(
+                "experiments/x.yaml:4:14: variants[0].command: expected a list of strings"
+            ),
+            "{shown}"
+        );
     }
 
     #[test]
-    fn unknown_fields_are_rejected() {
-        let text =
-            "name: x\nvariants: []\nphases:\n  - { name: p, vus: 1, duraton: 1s }\nrequests: []\n";
-        let err = parse_str(text, Path::new("x.yaml"))
+    fn semantic_problems_are_located_and_sorted() {
+        let text = "name: x
+variants:
+  - { name: a, command: [server] }
+phases:
+  - name: p
+    vus: 0
+    duration: 1s
+requests:
+  - { path: hello }
+";
+        let err = plan_str(text, Path::new("x.yaml"), Path::new("."))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown field `duraton`"), "{err}");
-        assert!(err.starts_with("x.yaml:4:"), "{err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines[0], "x.yaml:6:5: phases[0].vus: must be at least 1");
+        assert!(
+            lines[1].starts_with("x.yaml:9:7: requests[0].path: `hello` must start with `/`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -166,5 +202,24 @@ assertions:
         assert_eq!(manifest.assertions[0].variant, None);
         assert_eq!(manifest.assertions[1].variant.as_deref(), Some("a"));
         assert_eq!(manifest.assertions[1].phase.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn schema_describes_every_top_level_field() {
+        let schema = json_schema();
+        let properties = schema["properties"].as_object().unwrap();
+        for field in [
+            "name",
+            "variants",
+            "phases",
+            "requests",
+            "assertions",
+            "warmup",
+            "setup",
+            "defaults",
+        ] {
+            assert!(properties.contains_key(field), "{field}");
+        }
+        assert_eq!(schema["additionalProperties"], false);
     }
 }

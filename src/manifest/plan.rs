@@ -16,7 +16,7 @@ use crate::assertions;
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_READY_INTERVAL: Duration = Duration::from_millis(50);
 const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
-const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A validated experiment, ready to run.
 #[derive(Debug, Clone)]
@@ -130,6 +130,33 @@ fn render_placeholders(
     }
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    if let Ok(template) = env.template_from_str(text) {
+        let mut unknown: Vec<String> = template
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|name| !PLACEHOLDERS.contains(&name.as_str()))
+            .collect();
+        unknown.sort();
+        if let Some(name) = unknown.first() {
+            let suggestion = PLACEHOLDERS
+                .iter()
+                .find(|p| strsim::jaro_winkler(name, p) >= 0.8)
+                .map(|p| format!("did you mean `{{{{ {p} }}}}`?"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "placeholders are: {}",
+                        PLACEHOLDERS
+                            .iter()
+                            .map(|p| format!("{{{{ {p} }}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+            return Err(format!(
+                "unknown placeholder `{name}` in `{text}`; {suggestion}"
+            ));
+        }
+    }
     env.render_str(
         text,
         minijinja::context! { port => port, name => name, experiment => experiment },
@@ -167,6 +194,31 @@ pub(crate) fn check_file_name(name: &str) -> Result<(), String> {
 }
 
 impl Plan {
+    /// A plan for one ad-hoc load (`benchrig load`): a single, externally started variant.
+    pub fn ad_hoc(target: &str, phase: PhasePlan, request: RequestPlan, workdir: &Path) -> Plan {
+        Plan {
+            name: "load".to_owned(),
+            description: String::new(),
+            manifest_path: PathBuf::new(),
+            workdir: workdir.to_owned(),
+            setup: Vec::new(),
+            variants: vec![VariantPlan {
+                name: target.to_owned(),
+                command: Vec::new(),
+                env: BTreeMap::new(),
+                cwd: workdir.to_owned(),
+                ready: ReadyProbe::Tcp,
+                ready_timeout: DEFAULT_READY_TIMEOUT,
+                ready_interval: DEFAULT_READY_INTERVAL,
+                stop_grace: DEFAULT_STOP_GRACE,
+            }],
+            warmup: None,
+            phases: vec![phase],
+            requests: vec![request],
+            assertions: Vec::new(),
+        }
+    }
+
     pub fn from_manifest(
         manifest: Manifest,
         manifest_path: &Path,
@@ -177,7 +229,7 @@ impl Plan {
             problems.push(Problem::new("name", e));
         }
         for (i, argv) in manifest.setup.iter().enumerate() {
-            if argv.first().is_none_or(|program| program.is_empty()) {
+            if argv.0.first().is_none_or(|program| program.is_empty()) {
                 problems.push(Problem::new(
                     format!("setup[{i}]"),
                     "empty command; write it as a list such as [cargo, build, --release]",
@@ -202,7 +254,7 @@ impl Plan {
             description: manifest.description,
             manifest_path: manifest_path.to_owned(),
             workdir: workdir.to_owned(),
-            setup: manifest.setup,
+            setup: manifest.setup.into_iter().map(|argv| argv.0).collect(),
             variants,
             warmup,
             phases,
@@ -241,6 +293,7 @@ fn plan_variants(
         }
         if variant
             .command
+            .0
             .first()
             .is_none_or(|program| program.is_empty())
         {
@@ -249,7 +302,7 @@ fn plan_variants(
                 "empty command; write it as a list such as [target/release/hello-rs, --port, \"{{ port }}\"]",
             ));
         }
-        for (j, arg) in variant.command.iter().enumerate() {
+        for (j, arg) in variant.command.0.iter().enumerate() {
             if let Err(e) = render_placeholders(arg, &variant.name, &manifest.name, 0) {
                 problems.push(Problem::new(at(&format!("command[{j}]")), e));
             }
@@ -267,14 +320,20 @@ fn plan_variants(
                 problems.push(Problem::new(at(&format!("env.{key}")), e));
             }
         }
-        let cwd = match variant.cwd.as_ref().or(defaults.cwd.as_ref()) {
-            Some(dir) => workdir.join(dir),
-            None => workdir.to_owned(),
-        };
+        let written_cwd = variant.cwd.as_ref().or(defaults.cwd.as_ref());
+        let cwd = written_cwd.map_or_else(|| workdir.to_owned(), |dir| workdir.join(dir));
         if !cwd.is_dir() {
             problems.push(Problem::new(
-                at("cwd"),
-                format!("directory `{}` does not exist", cwd.display()),
+                if variant.cwd.is_some() {
+                    at("cwd")
+                } else {
+                    "defaults.cwd".to_owned()
+                },
+                format!(
+                    "directory `{}` does not exist (relative paths start at {})",
+                    written_cwd.map_or(cwd.clone(), |d| d.clone()).display(),
+                    workdir.display()
+                ),
             ));
         }
 
@@ -319,7 +378,7 @@ fn plan_variants(
 
         plans.push(VariantPlan {
             name: variant.name.clone(),
-            command: variant.command.clone(),
+            command: variant.command.0.clone(),
             env,
             cwd,
             ready: probe,
@@ -508,6 +567,22 @@ fn plan_requests(requests: &[types::Request], problems: &mut Vec<Problem>) -> Ve
                 format!("`{}` is not a valid URL path", request.path),
             ));
         }
+        let mut literal_fields = vec![("path".to_owned(), Some(&request.path))];
+        literal_fields.push(("body".to_owned(), request.body.as_ref()));
+        literal_fields.extend(
+            request
+                .headers
+                .iter()
+                .map(|(k, v)| (format!("headers.{k}"), Some(v))),
+        );
+        for (field, text) in literal_fields {
+            if text.is_some_and(|t| t.contains("{{") || t.contains("{%")) {
+                problems.push(Problem::new(
+                    at(&field),
+                    "placeholders are not supported in requests; write the value literally",
+                ));
+            }
+        }
         let name = request
             .name
             .clone()
@@ -595,6 +670,17 @@ fn check_assertions(
         let at = format!("assertions[{i}]");
         if let Err(e) = assertions::check_expression(&assertion.expect) {
             problems.push(Problem::new(&at, e));
+        }
+        for peer in assertions::referenced_variants(&assertion.expect) {
+            if !variant_names.contains(&peer.as_str()) {
+                problems.push(Problem::new(
+                    &at,
+                    format!(
+                        "`variants['{peer}']`: no variant named `{peer}`; variants are: {}",
+                        variant_names.join(", ")
+                    ),
+                ));
+            }
         }
         if let Some(variant) = &assertion.variant {
             if !variant_names.contains(&variant.as_str()) {
@@ -702,10 +788,10 @@ assertions:
         let found = problems(&text);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].starts_with("variants[1].command[2]: cannot render"),
+            found[0].starts_with("variants[1].command[2]: unknown placeholder `prot`"),
             "{found:?}"
         );
-        assert!(found[0].contains("{{ port }}"), "{found:?}");
+        assert!(found[0].contains("did you mean `{{ port }}`?"), "{found:?}");
     }
 
     #[test]

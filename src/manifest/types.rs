@@ -1,79 +1,111 @@
-//! The manifest as written in YAML: serde types, nothing resolved yet. See `plan` for the
-//! validated, defaults-applied form the runner uses.
+//! The manifest as written in YAML: serde types, nothing resolved yet. The same types generate
+//! the JSON Schema (`benchrig schema`); their doc comments are its descriptions. See `plan` for
+//! the validated, defaults-applied form the runner uses.
+//!
+//! No internally tagged enums or `flatten` here: the YAML library reports wrong locations
+//! inside them. Executors are a plain field and their settings sit beside it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::values::Duration;
+use super::values::{Argv, Duration};
 
-#[derive(Debug, Clone, Deserialize)]
+/// A benchrig experiment: the server variants to compare and the load to compare them under.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "benchrig manifest")]
 pub struct Manifest {
-    /// Experiment name; also the report folder name (`reports/NAME/`).
+    /// Experiment name; also the report folder (`reports/NAME/`). Letters, digits, `-`, `_`, `.`.
     pub name: String,
+    /// Free text shown at the top of the report: the question the experiment answers.
     #[serde(default)]
     pub description: String,
-    /// Commands (argv lists) run once, in order, before any variant starts.
+    /// Commands run once, in order, before any variant starts (e.g. builds). A failing
+    /// command aborts the run.
     #[serde(default)]
-    pub setup: Vec<Vec<String>>,
+    pub setup: Vec<Argv>,
+    /// Settings every variant inherits unless it sets its own.
     #[serde(default)]
     pub defaults: Defaults,
+    /// The server variants, run one after another, each alone on the machine.
     pub variants: Vec<Variant>,
     /// Load applied to each variant before its phases; never recorded.
     #[serde(default)]
     pub warmup: Option<Phase>,
+    /// The measured load phases, run in order against each variant.
     pub phases: Vec<Phase>,
+    /// The requests sent; each iteration picks one at random by weight.
     pub requests: Vec<Request>,
+    /// Claims checked against the results; any failure makes `benchrig run` exit 1.
     #[serde(default)]
     pub assertions: Vec<Assertion>,
 }
 
 /// Settings every variant inherits unless it sets its own.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
+    /// Default readiness probe.
     pub ready: Option<Ready>,
+    /// Default stopping.
     pub stop: Option<Stop>,
+    /// Default working directory of variant commands, relative to where benchrig runs.
     pub cwd: Option<PathBuf>,
+    /// Environment variables for every variant; a variant's own `env` adds to and overrides them.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One server variant under test.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
+    /// Unique name, used in the report and as a file name (`logs/NAME.log`).
     pub name: String,
-    /// argv list; `{{ port }}` is replaced by the port benchrig chose for this variant.
-    pub command: Vec<String>,
+    /// The command that starts the server, as a list. `"{{ port }}"` is replaced by the port
+    /// benchrig chose for it on 127.0.0.1.
+    pub command: Argv,
+    /// Environment variables added for this variant; values may use `{{ port }}`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Working directory of the command, relative to where benchrig runs.
     pub cwd: Option<PathBuf>,
+    /// How to tell the server is ready.
     pub ready: Option<Ready>,
+    /// How to stop the server.
     pub stop: Option<Stop>,
 }
 
 /// How to tell a variant is ready: an HTTP GET answering 2xx, or an accepting TCP port.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ready {
+    /// Path to GET on the variant until it answers 2xx, e.g. /health.
     pub http: Option<String>,
+    /// `true`: ready when the port accepts a TCP connection (the default probe).
     pub tcp: Option<bool>,
+    /// How long to wait for readiness before the variant counts as failed (default 10s).
     pub timeout: Option<Duration>,
+    /// Pause between two probes (default 50ms).
     pub interval: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// How a variant is stopped: SIGTERM to its whole process group, SIGKILL after `grace`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stop {
-    /// Time between SIGTERM to the process group and SIGKILL.
+    /// Time between SIGTERM and SIGKILL (default 5s).
     pub grace: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// How a phase generates load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Executor {
     /// Fixed number of virtual users, each sending its next request when the previous one
@@ -82,33 +114,50 @@ pub enum Executor {
     Closed,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A load phase (or the warm-up, which has no name).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
+    /// Unique phase name (required for phases, not for the warm-up).
     pub name: Option<String>,
+    /// How load is generated (default `closed`).
     #[serde(default)]
     pub executor: Executor,
+    /// Number of virtual users (concurrent connections in the closed model).
     pub vus: Option<u64>,
+    /// How long the phase starts new requests; give this or `iterations`.
     pub duration: Option<Duration>,
-    /// Total iterations shared by all VUs (`hey -n`, k6 `shared-iterations`).
+    /// Total requests shared by all VUs (`hey -n`, k6 `shared-iterations`); give this or
+    /// `duration`.
     pub iterations: Option<u64>,
-    /// Pause of each VU between its iterations (k6 `sleep()`).
+    /// Pause of each VU between its requests (k6 `sleep()`).
     pub think: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A request the load sends to each variant.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
+    /// Name in the report (default `METHOD path`).
     pub name: Option<String>,
+    /// HTTP method (default GET).
     #[serde(default = "default_method")]
+    #[schemars(default = "default_method")]
     pub method: String,
+    /// Path and query string, starting with `/`; the host is the variant's own address.
     pub path: String,
+    /// Request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Request body as text.
     pub body: Option<String>,
+    /// Request body as JSON, written as YAML; sets `Content-Type: application/json`.
     pub json: Option<serde_json::Value>,
+    /// Relative share of iterations that send this request (default 1).
     #[serde(default = "default_weight")]
+    #[schemars(default = "default_weight", range(min = 1))]
     pub weight: u32,
+    /// Time allowed for the whole response (default 30s).
     pub timeout: Option<Duration>,
 }
 
@@ -129,16 +178,20 @@ pub struct Assertion {
     pub phase: Option<String>,
 }
 
+/// The map form of an assertion.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ScopedAssertion {
+    /// The expression, e.g. `p99_ms < 50` or `rps > 1.3 * variants['a'].rps`.
+    expect: String,
+    /// Only for this variant.
+    variant: Option<String>,
+    /// Only for this phase.
+    phase: Option<String>,
+}
+
 impl<'de> Deserialize<'de> for Assertion {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Scoped {
-            expect: String,
-            variant: Option<String>,
-            phase: Option<String>,
-        }
-
         struct AssertionVisitor;
 
         impl<'de> Visitor<'de> for AssertionVisitor {
@@ -159,7 +212,8 @@ impl<'de> Deserialize<'de> for Assertion {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Assertion, A::Error> {
-                let scoped = Scoped::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let scoped =
+                    ScopedAssertion::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(Assertion {
                     expect: scoped.expect,
                     variant: scoped.variant,
@@ -169,5 +223,19 @@ impl<'de> Deserialize<'de> for Assertion {
         }
 
         deserializer.deserialize_any(AssertionVisitor)
+    }
+}
+
+impl JsonSchema for Assertion {
+    fn schema_name() -> Cow<'static, str> {
+        "Assertion".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let scoped = generator.subschema_for::<ScopedAssertion>();
+        json_schema!({
+            "description": "An expression over a variant × phase's metrics, e.g. \"error_rate < 0.01\", or {variant, phase, expect} to narrow where it applies.",
+            "oneOf": [{ "type": "string" }, scoped]
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! report.md: the run's data rendered through a minijinja template.
 
-mod filters;
+pub mod filters;
+pub mod plots;
 
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
@@ -111,6 +112,14 @@ struct RequestRow<'a> {
     path: &'a str,
     weight: u32,
     body_bytes: usize,
+}
+
+/// "for 10s" or "200 requests".
+pub fn describe_stop(phase: &PhasePlan) -> String {
+    match phase.stop {
+        StopCondition::Duration(d) => format!("for {}", humantime::format_duration(d)),
+        StopCondition::Iterations(n) => format!("{n} requests"),
+    }
 }
 
 /// "closed model, 50 VUs, for 10s" and the like.

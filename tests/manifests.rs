@@ -1,0 +1,207 @@
+//! Manifests as a contract: every broken manifest in tests/manifests/invalid/ is rejected with
+//! exactly its expected messages, by `validate` and by `run`, without starting or writing
+//! anything; the committed schema and reference match the code; every experiment validates.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::BENCHRIG;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn invalid_corpus() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(ROOT).join("tests/manifests/invalid"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+    files.sort();
+    files
+}
+
+/// The `# expect:` lines at the top of a corpus file.
+fn expectations(text: &str) -> Vec<String> {
+    text.lines()
+        .map_while(|l| l.strip_prefix("# expect: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn matches(expected: &str, line: &str) -> bool {
+    match expected.strip_suffix("...") {
+        Some(prefix) => line.starts_with(prefix),
+        None => line == expected,
+    }
+}
+
+/// Every expected line is printed, and nothing else that looks like a problem.
+fn check_messages(file: &str, expected: &[String], stderr: &str) {
+    let problem_lines: Vec<&str> = stderr
+        .lines()
+        .map(|l| l.strip_prefix("benchrig: error: ").unwrap_or(l))
+        .filter(|l| l.starts_with(file))
+        .collect();
+    for want in expected {
+        assert!(
+            problem_lines.iter().any(|line| matches(want, line)),
+            "{file}: expected\n  {want}\nin\n{stderr}"
+        );
+    }
+    assert_eq!(
+        problem_lines.len(),
+        expected.len(),
+        "{file}: unexpected extra problems:\n{stderr}"
+    );
+}
+
+#[test]
+fn every_broken_manifest_is_rejected_with_its_message_and_nothing_happens() {
+    let corpus = invalid_corpus();
+    assert!(
+        corpus.len() >= 30,
+        "the corpus has only {} files",
+        corpus.len()
+    );
+    for path in corpus {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expected = expectations(&text);
+        let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(!expected.is_empty(), "{file} has no `# expect:` line");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(&file), &text).unwrap();
+        let previous = dir.path().join("reports/previous");
+        std::fs::create_dir_all(&previous).unwrap();
+        std::fs::write(previous.join("report.md"), "previous report\n").unwrap();
+
+        let validate = Command::new(BENCHRIG)
+            .args(["validate", &file])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            validate.status.code(),
+            Some(2),
+            "{file}: validate exit code"
+        );
+        check_messages(&file, &expected, &String::from_utf8_lossy(&validate.stderr));
+
+        let run = Command::new(BENCHRIG)
+            .args(["run", &file, "--out", "reports/previous"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(
+            run.status.code(),
+            Some(2),
+            "{file}: run exit code\n{stderr}"
+        );
+        check_messages(&file, &expected, &stderr);
+        assert!(
+            !stderr.contains("process group"),
+            "{file}: something was started:\n{stderr}"
+        );
+        assert!(
+            !dir.path().join("benchrig-was-here").exists(),
+            "{file}: a variant ran"
+        );
+        let reports: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
+            .unwrap()
+            .collect();
+        assert_eq!(reports.len(), 1, "{file}: a report folder was created");
+        assert_eq!(
+            std::fs::read_to_string(previous.join("report.md")).unwrap(),
+            "previous report\n",
+            "{file}: the previous report was touched"
+        );
+    }
+}
+
+fn experiments() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("experiments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_experiment_validates_and_names_the_schema() {
+    let files = experiments();
+    assert!(!files.is_empty());
+    let output = Command::new(BENCHRIG)
+        .arg("validate")
+        .args(&files)
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema=../docs/manifest.schema.json\n"),
+            "{} must start with the schema line so editors check it",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn committed_schema_matches_the_code() {
+    let output = Command::new(BENCHRIG).arg("schema").output().unwrap();
+    assert!(output.status.success());
+    let generated = String::from_utf8(output.stdout).unwrap();
+    let committed =
+        std::fs::read_to_string(Path::new(ROOT).join("docs/manifest.schema.json")).unwrap();
+    assert!(
+        generated == committed,
+        "docs/manifest.schema.json is out of date: run `target/release/benchrig schema > docs/manifest.schema.json`"
+    );
+}
+
+/// Every property of every object in the schema, e.g. `vus`, `ready`, `grace`.
+fn schema_fields(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(properties)) = map.get("properties") {
+                out.extend(properties.keys().cloned());
+            }
+            for v in map.values() {
+                schema_fields(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| schema_fields(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_reference_documents_every_field() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("docs/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut fields = Vec::new();
+    schema_fields(&schema, &mut fields);
+    fields.sort();
+    fields.dedup();
+    let reference = std::fs::read_to_string(Path::new(ROOT).join("docs/manifest.md")).unwrap();
+    let missing: Vec<&String> = fields
+        .iter()
+        .filter(|f| !reference.contains(&format!("`{f}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/manifest.md does not document {missing:?}"
+    );
+}
