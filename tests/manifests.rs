@@ -11,13 +11,13 @@ use support::BENCHRIG;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn invalid_corpus() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(Path::new(ROOT).join("tests/manifests/invalid"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-            .collect();
+/// The `.yaml` files of a folder of the repository, sorted.
+fn yaml_files(folder: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join(folder))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
     files.sort();
     files
 }
@@ -59,7 +59,7 @@ fn check_messages(file: &str, expected: &[String], stderr: &str) {
 
 #[test]
 fn every_broken_manifest_is_rejected_with_its_message_and_nothing_happens() {
-    let corpus = invalid_corpus();
+    let corpus = yaml_files("tests/manifests/invalid");
     assert!(
         corpus.len() >= 30,
         "the corpus has only {} files",
@@ -121,19 +121,9 @@ fn every_broken_manifest_is_rejected_with_its_message_and_nothing_happens() {
     }
 }
 
-fn experiments() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("experiments"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn every_experiment_validates_and_names_the_schema() {
-    let files = experiments();
+    let files = yaml_files("experiments");
     assert!(!files.is_empty());
     let output = Command::new(BENCHRIG)
         .arg("validate")
