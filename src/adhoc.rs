@@ -12,7 +12,10 @@ use reqwest::{Method, Url};
 use crate::assertions::format_number;
 use crate::environment::Environment;
 use crate::load::{run_phase, LiveCounters, RawSink, Target};
-use crate::manifest::{Executor, PhasePlan, Plan, RequestPlan, StopCondition};
+use crate::manifest::{
+    ClientSettings, LoadModel, PhasePlan, Plan, Ramp, RequestPlan, StopCondition,
+    DEFAULT_MAX_IN_FLIGHT,
+};
 use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
 use crate::progress;
 use crate::report::filters;
@@ -24,7 +27,12 @@ pub struct LoadOptions {
     pub concurrency: u32,
     pub requests: Option<u64>,
     pub duration: Option<Duration>,
+    /// Open model: send at this rate (requests per second) instead of as fast as answered.
+    pub rate: Option<f64>,
+    pub max_in_flight: Option<u32>,
     pub think: Option<Duration>,
+    pub keep_alive: bool,
+    pub http2: bool,
     pub method: String,
     pub headers: Vec<String>,
     pub body: Option<String>,
@@ -82,6 +90,36 @@ pub fn plan(options: &LoadOptions) -> Result<AdHocPlan, String> {
         (None, Some(d)) => StopCondition::Duration(d),
         (None, None) => StopCondition::Iterations(DEFAULT_REQUESTS),
     };
+    let load = match options.rate {
+        None => {
+            if options.max_in_flight.is_some() {
+                return Err("--max-in-flight goes with --rate (the open model)".to_owned());
+            }
+            LoadModel::Closed {
+                vus: options.concurrency,
+                stop,
+            }
+        }
+        Some(rate) if !(rate > 0.0 && rate.is_finite()) => {
+            return Err("--rate must be a number of requests per second above 0".to_owned())
+        }
+        Some(rate) => {
+            if options.think.is_some() {
+                return Err(
+                    "--think does not apply with --rate: requests arrive at the rate".to_owned(),
+                );
+            }
+            // -n with a rate means "this many requests, at this rate".
+            let duration = match stop {
+                StopCondition::Duration(d) => d,
+                StopCondition::Iterations(n) => Duration::from_secs_f64(n as f64 / rate),
+            };
+            LoadModel::Open {
+                rate: Ramp::constant(rate, duration),
+                max_in_flight: options.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            }
+        }
+    };
     let method = Method::from_bytes(options.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("`{}` is not an HTTP method", options.method))?;
     let mut headers = HeaderMap::new();
@@ -104,10 +142,13 @@ pub fn plan(options: &LoadOptions) -> Result<AdHocPlan, String> {
         base,
         phase: PhasePlan {
             name: "load".to_owned(),
-            executor: Executor::Closed,
-            vus: options.concurrency,
-            stop,
+            load,
             think: options.think.filter(|t| !t.is_zero()),
+            client: ClientSettings {
+                keep_alive: options.keep_alive,
+                http2: options.http2,
+                workers: None,
+            },
         },
         request: RequestPlan {
             name: format!("{method} {path}"),
@@ -147,12 +188,11 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     eprintln!(
-        "benchrig: {} {}{} with {} VUs, {} (Ctrl-C stops early and prints what was measured)",
+        "benchrig: {} {}{}, {} (Ctrl-C stops early and prints what was measured)",
         plan.request.method,
         plan.base,
         plan.request.path,
-        plan.phase.vus,
-        crate::report::describe_stop(&plan.phase)
+        crate::report::describe_load(&plan.phase)
     );
     let sink: Option<RawSink> = raw.as_ref().map(|r| {
         r.begin_phase(&plan.target_label, "load", 1, target.request_names());
@@ -179,7 +219,7 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
             }
         }
     });
-    let result = PhaseResult::from_recording("load", 1, &recording);
+    let result = PhaseResult::from_recording("load", 1, Duration::ZERO, &recording);
     print!("{}", summary_text(&result.metrics));
 
     if let (Some(folder), Some(raw)) = (folder, raw) {
@@ -201,10 +241,11 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
             stop_note: None,
         }];
         let data = RunData {
+            started: std::time::SystemTime::now(),
             plan: &run_plan,
             variants: &variants,
             assertions: &[],
-            environment: &Environment::capture(),
+            environment: &Environment::capture(workdir, &[]),
         };
         let summary = SummaryCsv.render(&data).map_err(|e| e.to_string())?;
         folder
@@ -248,14 +289,45 @@ pub fn summary_text(m: &Metrics) -> String {
     line(
         &mut text,
         "rate",
-        format!("{} requests/s", filters::rate(m.rps.into())),
+        match m.target_rps {
+            Some(target) => format!(
+                "{} requests/s (target {})",
+                filters::rate(m.rps.into()),
+                filters::rate(target.into())
+            ),
+            None => format!("{} requests/s", filters::rate(m.rps.into())),
+        },
     );
+    if m.target_rps.is_some() {
+        line(
+            &mut text,
+            "dropped",
+            format!(
+                "{} (not sent: the in-flight cap was reached)",
+                filters::int(m.dropped.into())
+            ),
+        );
+        line(
+            &mut text,
+            "lagged",
+            format!(
+                "{} (sent over 2 ms late; lag p99 {} ms, max {} ms)",
+                filters::int(m.lagged.into()),
+                ms(m.lag_p99_ms),
+                ms(m.lag_max_ms)
+            ),
+        );
+    }
     line(
         &mut text,
         "bytes",
         format!("{} received", filters::int(m.bytes.into())),
     );
-    text.push_str("Latency (ms, first byte sent to last byte received):\n");
+    text.push_str(if m.target_rps.is_some() {
+        "Latency (ms, from each request's intended send time to its last byte):\n"
+    } else {
+        "Latency (ms, from sending each request to its last byte):\n"
+    });
     for (name, value) in [
         ("mean", m.mean_ms),
         ("min", m.min_ms),
@@ -303,7 +375,11 @@ mod tests {
             concurrency: 10,
             requests: None,
             duration: None,
+            rate: None,
+            max_in_flight: None,
             think: None,
+            keep_alive: true,
+            http2: false,
             method: "get".to_owned(),
             headers: vec!["X-Test: 1".to_owned()],
             body: None,
@@ -319,7 +395,13 @@ mod tests {
         assert_eq!(plan.request.path, "/sleep?ms=20");
         assert_eq!(plan.request.method, Method::GET);
         assert_eq!(plan.request.headers["x-test"], "1");
-        assert_eq!(plan.phase.stop, StopCondition::Iterations(DEFAULT_REQUESTS));
+        assert_eq!(
+            plan.phase.load,
+            LoadModel::Closed {
+                vus: 10,
+                stop: StopCondition::Iterations(DEFAULT_REQUESTS)
+            }
+        );
         assert_eq!(plan.target_label, "127.0.0.1:8080");
     }
 
@@ -339,11 +421,30 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_makes_an_open_phase() {
+        let mut open = options("http://127.0.0.1:1/");
+        open.rate = Some(500.0);
+        open.requests = Some(1000);
+        let plan = plan(&open).unwrap();
+        let LoadModel::Open {
+            rate,
+            max_in_flight,
+        } = plan.phase.load
+        else {
+            panic!("expected an open phase")
+        };
+        assert_eq!(rate.total_duration(), Duration::from_secs(2));
+        assert_eq!(max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        open.think = Some(Duration::from_millis(5));
+        assert!(super::plan(&open).unwrap_err().contains("--think"));
+    }
+
+    #[test]
     fn summary_lists_latency_statuses_and_errors() {
         let mut tally = crate::results::Tally::new();
         tally.record_response(1500, 200, 12);
         tally.record_error(crate::results::ErrorClass::Connect);
-        let text = summary_text(&Metrics::from_tally(&tally, Duration::from_secs(1)));
+        let text = summary_text(&Metrics::from_tally(&tally, Duration::from_secs(1), None));
         assert!(
             text.contains("  requests   2 (1 responses, 1 errors, 50.00 % success)"),
             "{text}"

@@ -12,10 +12,10 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::manifest::Assertion;
-use crate::results::{Metrics, VariantResult, LATENCY_METRICS, METRIC_NAMES};
+use crate::results::{Metrics, VariantResult, METRIC_NAMES, OPEN_MODEL_METRICS};
 
 /// Names besides the metrics that an expression may use.
-const CONTEXT_NAMES: &[&str] = &["variant", "phase", "variants"];
+const CONTEXT_NAMES: &[&str] = &["variant", "phase", "variants", "phases"];
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -51,17 +51,38 @@ pub fn check_expression(expr: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Variant names an expression looks up in `variants`: `variants['a']`, `variants["a"]`,
-/// `variants.a`.
-pub fn referenced_variants(expr: &str) -> Vec<String> {
+/// Names an expression looks up in the map `map` (`variants` or `phases`): `variants['a']`,
+/// `variants["a"]`, `variants.a`.
+pub fn referenced_names(expr: &str, map: &str) -> Vec<String> {
+    lookups(expr, map)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Like `referenced_names`, with the metric read from each entry when there is one:
+/// `variants['a'].rps` → ("a", Some("rps")).
+fn lookups(expr: &str, map: &str) -> Vec<(String, Option<String>)> {
+    let identifier = |text: &str| -> String {
+        text.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let attribute = |after: &str| {
+        after
+            .trim_start()
+            .strip_prefix('.')
+            .map(|a| identifier(a.trim_start()))
+            .filter(|a| !a.is_empty())
+    };
     let mut names = Vec::new();
     let mut rest = expr;
-    while let Some(idx) = rest.find("variants") {
+    while let Some(idx) = rest.find(map) {
         let before_ok = rest[..idx]
             .chars()
             .next_back()
             .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-        rest = &rest[idx + "variants".len()..];
+        rest = &rest[idx + map.len()..];
         if !before_ok {
             continue;
         }
@@ -70,16 +91,18 @@ pub fn referenced_variants(expr: &str) -> Vec<String> {
             let inner = inner.trim_start();
             if let Some(quote) = inner.chars().next().filter(|c| *c == '\'' || *c == '"') {
                 if let Some(end) = inner[1..].find(quote) {
-                    names.push(inner[1..1 + end].to_owned());
+                    let after = inner[1 + end + 1..]
+                        .trim_start()
+                        .strip_prefix(']')
+                        .unwrap_or("");
+                    names.push((inner[1..1 + end].to_owned(), attribute(after)));
                 }
             }
         } else if let Some(attr) = trimmed.strip_prefix('.') {
-            let name: String = attr
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
+            let name = identifier(attr);
             if !name.is_empty() {
-                names.push(name);
+                let after = &attr[name.len()..];
+                names.push((name, attribute(after)));
             }
         }
     }
@@ -94,7 +117,7 @@ fn describe(error: &minijinja::Error) -> String {
 }
 
 /// The result of one assertion on one variant × phase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AssertionOutcome {
     pub expect: String,
     pub variant: String,
@@ -154,10 +177,15 @@ pub fn evaluate(
                     continue;
                 };
                 let metrics = metric_map(&result.metrics);
-                if let Some(missing) = names.iter().find(|n| {
-                    LATENCY_METRICS.contains(&n.as_str()) && !metrics.contains_key(n.as_str())
-                }) {
-                    outcome.detail = format!("no responses arrived, so `{missing}` has no value");
+                let missing = names.iter().find(|n| {
+                    METRIC_NAMES.contains(&n.as_str()) && !metrics.contains_key(n.as_str())
+                });
+                if let Some(missing) = missing {
+                    outcome.detail = if OPEN_MODEL_METRICS.contains(&missing.as_str()) {
+                        format!("`{missing}` exists only in open-model phases")
+                    } else {
+                        format!("no responses arrived, so `{missing}` has no value")
+                    };
                     outcomes.push(outcome);
                     continue;
                 }
@@ -165,7 +193,14 @@ pub fn evaluate(
                 match compiled.eval(context) {
                     Ok(value) if value.kind() == ValueKind::Bool => {
                         outcome.passed = value.is_true();
-                        outcome.detail = used_values(&names, &metrics);
+                        outcome.detail = used_values(
+                            &assertion.expect,
+                            &names,
+                            &metrics,
+                            variant,
+                            phase,
+                            variants,
+                        );
                     }
                     Ok(value) => {
                         outcome.detail =
@@ -210,19 +245,55 @@ fn context(
         })
         .collect();
     ctx.insert("variants", Value::from(peers));
+    let own_phases: BTreeMap<&str, Value> = variants
+        .iter()
+        .filter(|v| v.name == variant)
+        .flat_map(|v| &v.phases)
+        .map(|p| (p.phase.as_str(), Value::from(Serde(metric_map(&p.metrics)))))
+        .collect();
+    ctx.insert("phases", Value::from(own_phases));
     Value::from(ctx)
 }
 
-fn used_values(names: &[String], metrics: &BTreeMap<&'static str, f64>) -> String {
-    names
+/// The values an expression used: its own metrics, then those it looked up in `variants` and
+/// `phases`, e.g. "p99_ms = 483.8, phases['closed'].p99_ms = 3.6".
+fn used_values(
+    expr: &str,
+    names: &[String],
+    metrics: &BTreeMap<&'static str, f64>,
+    variant: &VariantResult,
+    phase: &str,
+    variants: &[VariantResult],
+) -> String {
+    let mut shown: Vec<String> = names
         .iter()
         .filter_map(|n| {
             metrics
                 .get(n.as_str())
                 .map(|v| format!("{n} = {}", format_number(*v)))
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    for map in ["variants", "phases"] {
+        for (name, metric) in lookups(expr, map) {
+            let Some(metric) = metric else { continue };
+            let result = match map {
+                "variants" => variants
+                    .iter()
+                    .find(|v| v.name == name)
+                    .and_then(|v| v.phase(phase)),
+                _ => variant.phase(&name),
+            };
+            if let Some(value) =
+                result.and_then(|r| metric_map(&r.metrics).get(metric.as_str()).copied())
+            {
+                let entry = format!("{map}['{name}'].{metric} = {}", format_number(value));
+                if !shown.contains(&entry) {
+                    shown.push(entry);
+                }
+            }
+        }
+    }
+    shown.join(", ")
 }
 
 /// Up to 4 decimals, trailing zeros dropped: 0.0123, 15234.5, 3.
@@ -255,8 +326,10 @@ mod tests {
             phases: vec![PhaseResult {
                 phase: "main".to_owned(),
                 trial: 1,
-                metrics: Metrics::from_tally(&tally, Duration::from_secs(1)),
+                metrics: Metrics::from_tally(&tally, Duration::from_secs(1), None),
                 by_request: vec![],
+                timeline: vec![],
+                histograms: Default::default(),
             }],
             failure: None,
             stop_note: None,
@@ -337,6 +410,20 @@ mod tests {
     }
 
     #[test]
+    fn open_model_metrics_in_a_closed_phase_say_so() {
+        let outcomes = evaluate(
+            &[assertion("service_p99_ms < 5", None)],
+            &[variant("a", 1, 10)],
+            &phases(),
+        );
+        assert!(!outcomes[0].passed);
+        assert_eq!(
+            outcomes[0].detail,
+            "`service_p99_ms` exists only in open-model phases"
+        );
+    }
+
+    #[test]
     fn non_boolean_and_unknown_peer_are_failures() {
         let variants = [variant("a", 1, 1)];
         let outcomes = evaluate(
@@ -363,15 +450,47 @@ mod tests {
     }
 
     #[test]
-    fn finds_referenced_variants() {
+    fn finds_referenced_names() {
         assert_eq!(
-            referenced_variants(
-                "rps > 1.3 * variants['gunicorn-1'].rps and p99_ms < variants[\"b\"].p99_ms"
+            referenced_names(
+                "rps > 1.3 * variants['gunicorn-1'].rps and p99_ms < variants[\"b\"].p99_ms",
+                "variants"
             ),
             ["gunicorn-1", "b"]
         );
-        assert_eq!(referenced_variants("rps > variants.fast.rps"), ["fast"]);
-        assert!(referenced_variants("p99_ms < 5 and my_variants > 1").is_empty());
+        assert_eq!(
+            referenced_names("rps > variants.fast.rps", "variants"),
+            ["fast"]
+        );
+        assert!(referenced_names("p99_ms < 5 and my_variants > 1", "variants").is_empty());
+        assert_eq!(
+            referenced_names("p99_ms > 5 * phases['closed'].p99_ms", "phases"),
+            ["closed"]
+        );
+    }
+
+    #[test]
+    fn phases_compare_a_variant_with_itself() {
+        let mut v = variant("a", 5, 10);
+        let mut slow = v.phases[0].clone();
+        slow.phase = "slow".to_owned();
+        slow.metrics.p99_ms = Some(50.0);
+        v.phases.push(slow);
+        let phases = vec!["main".to_owned(), "slow".to_owned()];
+        let outcomes = evaluate(
+            &[Assertion {
+                expect: "p99_ms > 5 * phases['main'].p99_ms".into(),
+                variant: None,
+                phase: Some("slow".into()),
+            }],
+            &[v],
+            &phases,
+        );
+        assert!(outcomes[0].passed, "{outcomes:?}");
+        assert_eq!(
+            outcomes[0].detail,
+            "p99_ms = 50, phases['main'].p99_ms = 5.003"
+        );
     }
 
     #[test]

@@ -38,6 +38,12 @@ pub enum Command {
     },
     /// Print the JSON Schema of manifests (committed as docs/manifest.schema.json).
     Schema,
+    /// Re-render report.md and the plots of a report folder from its saved files alone.
+    Report {
+        /// A report folder, e.g. reports/quickstart.
+        #[arg(required = true)]
+        folders: Vec<PathBuf>,
+    },
     /// One-off load against a running server, like hey or oha, on the same engine.
     Load(LoadArgs),
 }
@@ -55,9 +61,22 @@ pub struct LoadArgs {
     /// Send requests for this long, e.g. 10s, 1m.
     #[arg(short = 'd', long = "duration", value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Open model: send this many requests per second whatever the server does (latency from
+    /// each request's intended send time), e.g. 2000 or 120/m.
+    #[arg(short = 'r', long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Open model: the most requests outstanding; one due beyond it is dropped and counted.
+    #[arg(long, requires = "rate")]
+    pub max_in_flight: Option<u32>,
     /// Pause of each user between its requests, e.g. 100ms.
     #[arg(long, value_parser = parse_duration)]
     pub think: Option<std::time::Duration>,
+    /// A new connection for every request (like ab without -k).
+    #[arg(long)]
+    pub disable_keepalive: bool,
+    /// HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
+    #[arg(long)]
+    pub http2: bool,
     /// HTTP method.
     #[arg(short = 'm', long = "method", default_value = "GET")]
     pub method: String,
@@ -77,6 +96,14 @@ pub struct LoadArgs {
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     manifest::Duration::parse(text).map(|d| d.0)
+}
+
+/// A plain number is per second, as in hey's -q; a unit may be given as in manifests.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(per_second) => Ok(per_second),
+        Err(_) => manifest::Rate::parse(text).map(|r| r.per_second),
+    }
 }
 
 pub fn main(cli: Cli) -> ExitCode {
@@ -105,6 +132,7 @@ pub fn main(cli: Cli) -> ExitCode {
             exit_code::SUCCESS
         }
         Command::Load(args) => load(args, &workdir),
+        Command::Report { folders } => rerender(&folders, &workdir),
     };
     ExitCode::from(code)
 }
@@ -157,13 +185,35 @@ fn validate(paths: &[PathBuf], workdir: &std::path::Path) -> u8 {
     code
 }
 
+fn rerender(folders: &[PathBuf], workdir: &std::path::Path) -> u8 {
+    let mut code = exit_code::SUCCESS;
+    for folder in folders {
+        match crate::report::write_report(folder, workdir) {
+            Ok(report) => println!("report: {}", report.display()),
+            Err(crate::report::ReportError::Io(e)) => {
+                eprintln!("benchrig: error: {e}");
+                code = code.max(exit_code::RUN_ABORTED);
+            }
+            Err(e) => {
+                eprintln!("benchrig: error: {e}");
+                code = code.max(exit_code::INVALID_INPUT);
+            }
+        }
+    }
+    code
+}
+
 fn load(args: LoadArgs, workdir: &std::path::Path) -> u8 {
     let options = adhoc::LoadOptions {
         url: args.url,
         concurrency: args.concurrency,
         requests: args.requests,
         duration: args.duration,
+        rate: args.rate,
+        max_in_flight: args.max_in_flight,
         think: args.think,
+        keep_alive: !args.disable_keepalive,
+        http2: args.http2,
         method: args.method,
         headers: args.headers,
         body: args.body,

@@ -1,22 +1,64 @@
-//! The machine a run happened on, so a reader can judge and reproduce the numbers.
+//! The machine and software a run happened on, so a reader can judge and reproduce the numbers.
+
+use std::path::{Path, PathBuf};
 
 use procfs::Current;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
     /// Start of the run, UTC, RFC 3339.
     pub date: String,
     pub benchrig_version: String,
+    /// Commit of the repository benchrig ran in, and whether it had uncommitted changes.
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
     pub cpu_model: String,
     pub cores: usize,
     pub memory_gib: f64,
     pub kernel: String,
     pub os: String,
+    pub rustc: Option<String>,
+    /// Python environments the variants run in.
+    #[serde(default)]
+    pub python: Vec<PythonEnvironment>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PythonEnvironment {
+    /// The virtual environment's folder, as the variants name it.
+    pub venv: String,
+    pub version: String,
+    /// `pip freeze` output, one `package==version` per entry.
+    pub packages: Vec<String>,
+}
+
+/// Output of a short command, trimmed; `None` if it fails.
+fn output_of(program: &str, args: &[&str], dir: &Path) -> Option<String> {
+    duct::cmd(program, args)
+        .dir(dir)
+        .stderr_null()
+        .stdin_null()
+        .read()
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// The virtual environment a program runs from: `servers/python/.venv/bin/gunicorn` →
+/// `servers/python/.venv`.
+pub fn venv_of(program: &str) -> Option<PathBuf> {
+    let path = Path::new(program);
+    let bin = path.parent()?;
+    (bin.file_name()? == "bin" && bin.parent()?.join("pyvenv.cfg").is_file())
+        .then(|| bin.parent().map(Path::to_owned))
+        .flatten()
 }
 
 impl Environment {
-    pub fn capture() -> Environment {
+    /// Reads the machine, the repository at `workdir`, and the Python `venvs` (relative to
+    /// `workdir`).
+    pub fn capture(workdir: &Path, venvs: &[PathBuf]) -> Environment {
         let cpu_model = procfs::CpuInfo::current()
             .ok()
             .and_then(|info| info.model_name(0).map(str::to_owned))
@@ -35,14 +77,80 @@ impl Environment {
                     .map(|v| v.trim_matches('"').to_owned())
             })
             .unwrap_or_else(|| std::env::consts::OS.to_owned());
+        let git_commit = output_of("git", &["rev-parse", "HEAD"], workdir);
+        let git_dirty = git_commit
+            .as_ref()
+            .and_then(|_| {
+                duct::cmd("git", ["status", "--porcelain"])
+                    .dir(workdir)
+                    .stderr_null()
+                    .read()
+                    .ok()
+            })
+            .map(|status| !status.trim().is_empty());
+        let mut python: Vec<PythonEnvironment> = venvs
+            .iter()
+            .filter_map(|venv| {
+                let interpreter = workdir.join(venv).join("bin/python");
+                let interpreter = interpreter.to_str()?;
+                let version = output_of(interpreter, &["--version"], workdir)?;
+                let packages = output_of(interpreter, &["-m", "pip", "freeze", "--all"], workdir)
+                    .map(|text| text.lines().map(str::to_owned).collect())
+                    .unwrap_or_default();
+                Some(PythonEnvironment {
+                    venv: venv.display().to_string(),
+                    version,
+                    packages,
+                })
+            })
+            .collect();
+        python.sort_by(|a, b| a.venv.cmp(&b.venv));
+        python.dedup_by(|a, b| a.venv == b.venv);
         Environment {
             date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             benchrig_version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_commit,
+            git_dirty,
             cpu_model,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_gib: (memory_gib * 10.0).round() / 10.0,
             kernel,
             os,
+            rustc: output_of("rustc", &["--version"], workdir),
+            python,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_venv_of_a_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("servers/python/.venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let gunicorn = venv.join("bin/gunicorn");
+        assert_eq!(venv_of(gunicorn.to_str().unwrap()), Some(venv.clone()));
+        assert_eq!(venv_of("target/release/hello-rs"), None);
+        assert_eq!(
+            venv_of("/usr/bin/python3"),
+            None,
+            "no pyvenv.cfg: not a venv"
+        );
+    }
+
+    #[test]
+    fn captures_this_machine() {
+        let env = Environment::capture(Path::new(env!("CARGO_MANIFEST_DIR")), &[]);
+        assert!(env.cores >= 1);
+        assert!(env.memory_gib > 0.0);
+        assert!(!env.kernel.is_empty());
+        assert!(env
+            .rustc
+            .as_deref()
+            .is_some_and(|v| v.starts_with("rustc ")));
     }
 }

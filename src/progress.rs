@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::load::LiveCounters;
-use crate::manifest::{PhasePlan, StopCondition};
+use crate::manifest::{LoadModel, PhasePlan, StopCondition};
 
 const TERMINAL_TICK: Duration = Duration::from_millis(250);
 const LOG_TICK: Duration = Duration::from_secs(10);
@@ -16,6 +16,17 @@ const LOG_TICK: Duration = Duration::from_secs(10);
 enum Display {
     Bar(ProgressBar),
     Log,
+}
+
+/// The iteration count of a phase that stops on one.
+fn iterations(phase: &PhasePlan) -> Option<u64> {
+    match phase.load {
+        LoadModel::Closed {
+            stop: StopCondition::Iterations(n),
+            ..
+        } => Some(n),
+        _ => None,
+    }
 }
 
 /// Runs `work` (a phase) while showing its progress under `label` ("variant: phase").
@@ -27,9 +38,9 @@ pub async fn track<F: Future>(
 ) -> F::Output {
     let terminal = std::io::stderr().is_terminal();
     let display = if terminal {
-        let length = match phase.stop {
-            StopCondition::Duration(d) => d.as_millis() as u64,
-            StopCondition::Iterations(n) => n,
+        let length = match iterations(phase) {
+            Some(n) => n,
+            None => phase.load.duration().map_or(0, |d| d.as_millis() as u64),
         };
         let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -42,10 +53,8 @@ pub async fn track<F: Future>(
     } else {
         Display::Log
     };
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + if terminal { TERMINAL_TICK } else { LOG_TICK },
-        if terminal { TERMINAL_TICK } else { LOG_TICK },
-    );
+    let tick_every = if terminal { TERMINAL_TICK } else { LOG_TICK };
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + tick_every, tick_every);
     let start = Instant::now();
     let mut previous = (start, 0u64);
     tokio::pin!(work);
@@ -67,9 +76,9 @@ pub async fn track<F: Future>(
                 let status = status_line(phase, elapsed, requests, rps, live.errors());
                 match &display {
                     Display::Bar(bar) => {
-                        bar.set_position(match phase.stop {
-                            StopCondition::Duration(_) => elapsed.as_millis() as u64,
-                            StopCondition::Iterations(_) => requests,
+                        bar.set_position(match iterations(phase) {
+                            Some(_) => requests,
+                            None => elapsed.as_millis() as u64,
                         });
                         bar.set_message(status);
                     }
@@ -80,7 +89,7 @@ pub async fn track<F: Future>(
     }
 }
 
-/// "3.2s/8s · 245,001 requests · 76,543 req/s · 0 errors"
+/// "3.2s/8s · 245001 requests · 76543 req/s · 0 errors"
 pub fn status_line(
     phase: &PhasePlan,
     elapsed: Duration,
@@ -88,13 +97,11 @@ pub fn status_line(
     rps: f64,
     errors: u64,
 ) -> String {
-    let done = match phase.stop {
-        StopCondition::Duration(d) => format!(
-            "{:.1}s/{}",
-            elapsed.as_secs_f64(),
-            humantime::format_duration(d)
-        ),
-        StopCondition::Iterations(n) => format!("{:.1}s, {requests}/{n}", elapsed.as_secs_f64()),
+    let seconds = elapsed.as_secs_f64();
+    let done = match (iterations(phase), phase.load.duration()) {
+        (Some(n), _) => format!("{seconds:.1}s, {requests}/{n}"),
+        (None, Some(d)) => format!("{seconds:.1}s/{}", humantime::format_duration(d)),
+        (None, None) => format!("{seconds:.1}s"),
     };
     format!(
         "{done} · {requests} requests · {} req/s · {errors} errors",
@@ -105,24 +112,33 @@ pub fn status_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Executor;
+    use crate::manifest::ClientSettings;
+
+    fn phase(load: LoadModel) -> PhasePlan {
+        PhasePlan {
+            name: "p".into(),
+            load,
+            think: None,
+            client: ClientSettings::default(),
+        }
+    }
 
     #[test]
     fn status_lines() {
-        let mut phase = PhasePlan {
-            name: "p".into(),
-            executor: Executor::Closed,
+        let timed = phase(LoadModel::Closed {
             vus: 1,
             stop: StopCondition::Duration(Duration::from_secs(8)),
-            think: None,
-        };
+        });
         assert_eq!(
-            status_line(&phase, Duration::from_millis(3200), 245_001, 76_543.4, 0),
+            status_line(&timed, Duration::from_millis(3200), 245_001, 76_543.4, 0),
             "3.2s/8s · 245001 requests · 76543 req/s · 0 errors"
         );
-        phase.stop = StopCondition::Iterations(1000);
+        let counted = phase(LoadModel::Closed {
+            vus: 1,
+            stop: StopCondition::Iterations(1000),
+        });
         assert_eq!(
-            status_line(&phase, Duration::from_millis(500), 250, 500.0, 2),
+            status_line(&counted, Duration::from_millis(500), 250, 500.0, 2),
             "0.5s, 250/1000 · 250 requests · 500 req/s · 2 errors"
         );
     }

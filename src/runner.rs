@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{signal, SignalKind};
@@ -14,10 +14,13 @@ use crate::environment::Environment;
 use crate::exit_code;
 use crate::load::{run_phase, LiveCounters, Target};
 use crate::manifest::{self, ManifestError, Plan, ReadyProbe, VariantPlan};
-use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
+use crate::output::{
+    Export, HistogramsHlog, RawCsvWriter, ReportFolder, RunData, RunJson, SummaryByRequestCsv,
+    SummaryCsv, TimeseriesCsv,
+};
 use crate::process::{self, describe_status, group, log_tail, wait_ready, ManagedProcess};
 use crate::progress;
-use crate::report::MarkdownReport;
+use crate::report;
 use crate::results::{PhaseResult, VariantFailure, VariantResult};
 
 /// Lines of a failing process's log quoted in errors and reports.
@@ -116,7 +119,7 @@ async fn run_plan(plan: &Plan, final_dir: &Path, workdir: &Path) -> Result<RunOu
     let mut interrupt = Interrupt::listen().map_err(aborted("cannot install signal handlers"))?;
     let folder =
         ReportFolder::create(final_dir).map_err(aborted("cannot create the report folder"))?;
-    let environment = Environment::capture();
+    let started = (SystemTime::now(), Instant::now());
     let raw = RawCsvWriter::create(&folder.raw_dir().join("requests.csv"))
         .map_err(aborted("cannot create raw/requests.csv"))?;
     say(format!(
@@ -131,7 +134,7 @@ async fn run_plan(plan: &Plan, final_dir: &Path, workdir: &Path) -> Result<RunOu
     ));
 
     let variants = tokio::select! {
-        result = execute(plan, &folder, &raw) => result?,
+                result = execute(plan, &folder, &raw, started.1) => result?,
         signal = interrupt.recv() => {
             // Dropping `execute` stopped every server it had started; make sure of it.
             group::signal_all(Signal::SIGKILL);
@@ -149,13 +152,24 @@ async fn run_plan(plan: &Plan, final_dir: &Path, workdir: &Path) -> Result<RunOu
     };
     let phase_names: Vec<String> = plan.phases.iter().map(|p| p.name.clone()).collect();
     let assertion_outcomes = assertions::evaluate(&plan.assertions, &variants, &phase_names);
+    let mut environment = Environment::capture(workdir, &python_venvs(plan));
+    environment.date = humantime::format_rfc3339_seconds(started.0).to_string();
     let data = RunData {
+        started: started.0,
         plan,
         variants: &variants,
         assertions: &assertion_outcomes,
         environment: &environment,
     };
-    let exports: [&dyn Export; 2] = [&SummaryCsv, &MarkdownReport];
+    // The data files first; the report is then rendered from them alone, exactly as
+    // `benchrig report` would.
+    let exports: [&dyn Export; 5] = [
+        &SummaryCsv,
+        &SummaryByRequestCsv,
+        &TimeseriesCsv,
+        &HistogramsHlog,
+        &RunJson,
+    ];
     for export in exports {
         let bytes = export.render(&data).map_err(|e| {
             RunError::Aborted(e.context(format!("cannot render {}", export.file_name())))
@@ -164,6 +178,12 @@ async fn run_plan(plan: &Plan, final_dir: &Path, workdir: &Path) -> Result<RunOu
             .write(export.file_name(), &bytes)
             .map_err(aborted("cannot write the report"))?;
     }
+    report::write_report(folder.path(), workdir).map_err(|e| {
+        let partial = folder.path().display();
+        RunError::Aborted(anyhow::anyhow!(
+            "cannot render report.md: {e}\nthe measurements are kept in {partial}: fix the problem, then `benchrig report {partial}` renders the report from them"
+        ))
+    })?;
     let report_dir = folder
         .commit()
         .map_err(aborted("cannot move the report into place"))?;
@@ -200,10 +220,27 @@ impl Interrupt {
     }
 }
 
+/// The Python virtual environments the variants run from, relative to `plan.workdir`.
+fn python_venvs(plan: &Plan) -> Vec<PathBuf> {
+    plan.variants
+        .iter()
+        .filter_map(|v| {
+            let program = v.cwd.join(v.command.first()?);
+            let venv = crate::environment::venv_of(program.to_str()?)?;
+            Some(
+                venv.strip_prefix(&plan.workdir)
+                    .map(Path::to_owned)
+                    .unwrap_or(venv),
+            )
+        })
+        .collect()
+}
+
 async fn execute(
     plan: &Plan,
     folder: &ReportFolder,
     raw: &RawCsvWriter,
+    run_start: Instant,
 ) -> Result<Vec<VariantResult>, RunError> {
     for argv in &plan.setup {
         run_setup(argv, &plan.workdir, &folder.logs_dir().join("setup.log")).await?;
@@ -216,7 +253,7 @@ async fn execute(
             plan.variants.len(),
             variant.name
         ));
-        let result = run_variant(plan, variant, folder, raw).await;
+        let result = run_variant(plan, variant, folder, raw, run_start).await;
         if let Some(failure) = &result.failure {
             say(format!(
                 "{}: FAILED during {}: {}\n--- last lines of {}/logs/{}.log ---\n{}\n---",
@@ -269,6 +306,7 @@ async fn run_variant(
     variant: &VariantPlan,
     folder: &ReportFolder,
     raw: &RawCsvWriter,
+    run_start: Instant,
 ) -> VariantResult {
     let log_path = folder.logs_dir().join(format!("{}.log", variant.name));
     let mut result = VariantResult {
@@ -383,6 +421,7 @@ async fn run_variant(
     }
     for phase in &plan.phases {
         raw.begin_phase(&variant.name, &phase.name, 1, target.request_names());
+        let phase_start = run_start.elapsed();
         let live = Arc::new(LiveCounters::default());
         let label = format!("{}: {}", variant.name, phase.name);
         let recording = progress::track(
@@ -392,7 +431,7 @@ async fn run_variant(
             run_phase(phase, &target, Some(raw.sink()), live.clone()),
         )
         .await;
-        let phase_result = PhaseResult::from_recording(&phase.name, 1, &recording);
+        let phase_result = PhaseResult::from_recording(&phase.name, 1, phase_start, &recording);
         say(describe_result(&variant.name, &phase_result));
         result.phases.push(phase_result);
         if let Some(status) = process.exit_status() {
@@ -422,7 +461,7 @@ async fn run_variant(
 fn describe_result(variant: &str, result: &PhaseResult) -> String {
     let m = &result.metrics;
     let ms = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.2} ms"));
-    format!(
+    let mut line = format!(
         "{variant}: {}: {} requests in {:.1} s, {:.1} req/s, p50 {}, p99 {}, errors {}",
         result.phase,
         m.requests,
@@ -431,5 +470,12 @@ fn describe_result(variant: &str, result: &PhaseResult) -> String {
         ms(m.p50_ms),
         ms(m.p99_ms),
         m.errors
-    )
+    );
+    if let Some(target) = m.target_rps {
+        line.push_str(&format!(
+            " (target {target:.1} req/s; dropped {}, lagged {})",
+            m.dropped, m.lagged
+        ));
+    }
+    line
 }

@@ -310,7 +310,8 @@ fn validate_checks_without_running() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stdout.contains("good.yaml: ok"), "{stdout}");
     assert!(
-        stderr.contains("bad.yaml:") && stderr.contains("unknown field 'duraton' in phases[0]; did you mean 'duration'?"),
+        stderr.contains("bad.yaml:")
+            && stderr.contains("unknown field 'duraton' in phases[0]; did you mean 'duration'?"),
         "{stderr}"
     );
     assert!(!experiment.dir().join("reports").exists());

@@ -1,21 +1,24 @@
 //! The load engine's hot path: worker threads, each a single-threaded runtime with its own
-//! HTTP client and recorder, running virtual users (VUs) as local tasks. Nothing is shared
-//! between workers but the phase clock, the iteration counter and the cancel flag.
+//! HTTP client and recorder. Closed models run virtual users (VUs) as local tasks; the open
+//! model runs an arrival loop that sends each request at its intended time, whatever the
+//! server does. Nothing is shared between workers but the phase clock, the iteration counter,
+//! the live counters and the cancel flag.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue, CONNECTION};
 use reqwest::{Client, Method, Url};
 
 use super::errors::classify;
-use super::recorder::{Outcome, RawSink, Recorder};
-use crate::manifest::{PhasePlan, RequestPlan, StopCondition};
-use crate::results::{PhaseRecording, Tally};
+use super::recorder::{Outcome, RawSink, Recorder, Timing};
+use super::timer::PreciseTimer;
+use crate::manifest::{ClientSettings, LoadModel, PhasePlan, Ramp, RequestPlan, StopCondition};
+use crate::results::{PhaseRecording, Tally, Timeline};
 
 /// A request ready to send: URL parsed and body built once, cloned cheaply per request.
 #[derive(Debug, Clone)]
@@ -88,8 +91,8 @@ impl Target {
     }
 }
 
-/// Counters a progress display reads while a phase runs. Each sits on its own cache line so
-/// workers updating one do not slow readers of the other.
+/// Counters a progress display reads while a phase runs, and a way to end the phase early.
+/// Each counter sits on its own cache line so workers updating one do not slow the other.
 #[derive(Debug, Default)]
 pub struct LiveCounters {
     requests: PaddedCounter,
@@ -134,9 +137,11 @@ impl Drop for CancelOnDrop {
 
 /// What every worker of a phase shares.
 struct PhaseShared {
-    live: Arc<LiveCounters>,
-    stop: StopCondition,
+    load: LoadModel,
     think: Option<Duration>,
+    client: ClientSettings,
+    workers: usize,
+    live: Arc<LiveCounters>,
     /// Iterations started so far (shared-iterations mode).
     issued: AtomicU64,
     cancel: Arc<AtomicBool>,
@@ -146,48 +151,69 @@ struct PhaseShared {
 }
 
 impl PhaseShared {
-    /// Claims the next iteration, or says the phase is over.
+    fn stopped(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed) || self.live.stop.load(Ordering::Relaxed)
+    }
+
+    /// Claims the next iteration of a closed model, or says the phase is over.
     fn claim_iteration(&self, start: Instant) -> bool {
-        if self.cancel.load(Ordering::Relaxed) || self.live.stop.load(Ordering::Relaxed) {
+        if self.stopped() {
             return false;
         }
-        match self.stop {
-            StopCondition::Duration(d) => start.elapsed() < d,
-            StopCondition::Iterations(n) => self.issued.fetch_add(1, Ordering::Relaxed) < n,
+        match &self.load {
+            LoadModel::Closed {
+                stop: StopCondition::Duration(d),
+                ..
+            } => start.elapsed() < *d,
+            LoadModel::Closed {
+                stop: StopCondition::Iterations(n),
+                ..
+            } => self.issued.fetch_add(1, Ordering::Relaxed) < *n,
+            LoadModel::RampingVus(ramp) => start.elapsed() < ramp.total_duration(),
+            LoadModel::Open { .. } => false,
         }
     }
 
     /// Whether a VU about to think would have any iteration left afterwards.
     fn worth_waiting(&self, start: Instant, think: Duration) -> bool {
-        match self.stop {
-            StopCondition::Duration(d) => start.elapsed() + think < d,
-            StopCondition::Iterations(n) => self.issued.load(Ordering::Relaxed) < n,
+        match &self.load {
+            LoadModel::Closed {
+                stop: StopCondition::Iterations(n),
+                ..
+            } => self.issued.load(Ordering::Relaxed) < *n,
+            model => model
+                .duration()
+                .is_some_and(|d| start.elapsed() + think < d),
         }
     }
 }
 
-/// How many worker threads drive a phase: one per core, never more than VUs.
-fn worker_count(vus: u32) -> usize {
+/// How many worker threads drive a phase: as configured or one per core, never more than the
+/// phase's concurrency.
+fn worker_count(phase: &PhasePlan) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.min(vus as usize).max(1)
+    let wanted = phase.client.workers.map_or(cores, |w| w as usize);
+    wanted.min(phase.load.concurrency() as usize).max(1)
 }
 
-/// Runs one phase of the closed model against `target` and returns what it recorded. Raw rows
-/// go to `raw` when given; `live` counts requests as they complete. Dropping the returned
-/// future cancels the phase.
+/// Runs one phase against `target` and returns what it recorded. Raw rows go to `raw` when
+/// given; `live` counts requests as they complete and can end the phase early. Dropping the
+/// returned future cancels the phase.
 pub async fn run_phase(
     phase: &PhasePlan,
     target: &Target,
     raw: Option<RawSink>,
     live: Arc<LiveCounters>,
 ) -> PhaseRecording {
-    let workers = worker_count(phase.vus);
+    let workers = worker_count(phase);
     let cancel = Arc::new(AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let shared = Arc::new(PhaseShared {
-        live,
-        stop: phase.stop,
+        load: phase.load.clone(),
         think: phase.think,
+        client: phase.client,
+        workers,
+        live,
         issued: AtomicU64::new(0),
         cancel,
         start: OnceLock::new(),
@@ -195,107 +221,172 @@ pub async fn run_phase(
     });
     let mut done = Vec::with_capacity(workers);
     for worker in 0..workers {
-        // VUs are numbered 1..=vus and dealt round-robin to the workers.
-        let vus: Vec<u32> = (1..=phase.vus)
-            .filter(|vu| (*vu as usize - 1) % workers == worker)
-            .collect();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (shared, target, raw) = (shared.clone(), target.clone(), raw.clone());
         std::thread::Builder::new()
             .name(format!("benchrig-load-{worker}"))
             .spawn(move || {
-                let _ = tx.send(run_worker(&shared, &target, vus, raw));
+                let _ = tx.send(run_worker(&shared, &target, worker, raw));
             })
             .expect("cannot start a load worker thread");
         done.push(rx);
     }
     let mut by_request: Vec<Tally> = target.names.iter().map(|_| Tally::new()).collect();
+    let mut timeline = Timeline::default();
     let mut last_completion = None;
     for rx in done {
-        let (tallies, finished) = rx.await.expect("a load worker panicked");
-        for (sum, tally) in by_request.iter_mut().zip(&tallies) {
+        let outcome = rx.await.expect("a load worker panicked");
+        for (sum, tally) in by_request.iter_mut().zip(&outcome.tallies) {
             sum.merge(tally);
         }
-        last_completion = last_completion.max(finished);
+        timeline.merge(&outcome.timeline);
+        last_completion = last_completion.max(outcome.last_completion);
     }
     let start = *shared.start.get().expect("workers set the start");
     let measured = last_completion.map_or(Duration::ZERO, |end| end - start);
-    // A duration phase lasts at least its duration even if the last VU was thinking.
-    let elapsed = match phase.stop {
-        StopCondition::Duration(d) => measured.max(d),
-        StopCondition::Iterations(_) => measured,
+    // A timed phase lasts at least its duration even if its last VU was thinking.
+    let elapsed = phase.load.duration().map_or(measured, |d| measured.max(d));
+    let offered_rps = match &phase.load {
+        LoadModel::Open { rate, .. } => Some(rate.integral() / rate.total_duration().as_secs_f64()),
+        _ => None,
     };
     PhaseRecording {
         elapsed,
         by_request: target.names.iter().cloned().zip(by_request).collect(),
+        timeline,
+        offered_rps,
     }
 }
 
-/// One worker thread: a current-thread runtime running its share of the VUs. Returns its
-/// tallies and when its last request completed.
+struct WorkerOutcome {
+    tallies: Vec<Tally>,
+    timeline: Timeline,
+    last_completion: Option<Instant>,
+}
+
+/// The state the tasks of one worker share, on that worker's thread only.
+struct WorkerContext {
+    shared: Arc<PhaseShared>,
+    target: Target,
+    client: Client,
+    start: Instant,
+    recorder: RefCell<Recorder>,
+    last_completion: Cell<Option<Instant>>,
+}
+
+impl WorkerContext {
+    /// Sends request `index` and records it; `due` is its intended time in the open model
+    /// (the closed model sends when due).
+    async fn send_and_record(&self, index: usize, vu: u32, due: Option<Instant>) {
+        let sent = Instant::now();
+        let scheduled = due.unwrap_or(sent);
+        let outcome = send(
+            &self.client,
+            &self.target.requests[index],
+            self.shared.client.keep_alive,
+        )
+        .await;
+        let completed = Instant::now();
+        self.shared.live.count(&outcome);
+        let timing = Timing {
+            scheduled: scheduled - self.start,
+            sent: sent - self.start,
+            completed: completed - self.start,
+        };
+        self.recorder
+            .borrow_mut()
+            .record(index, vu, timing, outcome);
+        self.last_completion.set(Some(completed));
+    }
+}
+
+fn build_client(settings: ClientSettings) -> Client {
+    let mut builder = Client::builder().no_proxy().tcp_nodelay(true);
+    builder = if settings.keep_alive {
+        builder.pool_max_idle_per_host(usize::MAX)
+    } else {
+        builder.pool_max_idle_per_host(0)
+    };
+    builder = if settings.http2 {
+        builder.http2_prior_knowledge()
+    } else {
+        builder.http1_only()
+    };
+    builder
+        .build()
+        .expect("an HTTP client without TLS always builds")
+}
+
+/// One worker thread: a current-thread runtime running its share of the phase.
 fn run_worker(
     shared: &Arc<PhaseShared>,
     target: &Target,
-    vus: Vec<u32>,
+    worker: usize,
     raw: Option<RawSink>,
-) -> (Vec<Tally>, Option<Instant>) {
+) -> WorkerOutcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("cannot build a load worker runtime");
     let _context = runtime.enter();
-    let client = Client::builder()
-        .no_proxy()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(usize::MAX)
-        .build()
-        .expect("an HTTP client without TLS always builds");
-    let recorder = Rc::new(RefCell::new(Recorder::new(target.names.len(), raw)));
-    let last_completion = Rc::new(RefCell::new(None));
+    let client = build_client(shared.client);
+    let recorder = Recorder::new(target.names.len(), shared.load.is_open(), raw);
     // Every worker is ready before the clock starts, so thread start-up is not measured.
     shared.barrier.wait();
     let start = *shared.start.get_or_init(Instant::now);
+    let context = Rc::new(WorkerContext {
+        shared: shared.clone(),
+        target: target.clone(),
+        client,
+        start,
+        recorder: RefCell::new(recorder),
+        last_completion: Cell::new(None),
+    });
     let local = tokio::task::LocalSet::new();
-    for vu in vus {
-        local.spawn_local(run_vu(
-            vu,
-            start,
-            shared.clone(),
-            target.clone(),
-            client.clone(),
-            recorder.clone(),
-            last_completion.clone(),
-        ));
+    match &shared.load {
+        LoadModel::Closed { .. } | LoadModel::RampingVus(_) => {
+            // VUs are numbered from 1 and dealt round-robin to the workers.
+            let vus = shared.load.concurrency();
+            for vu in (1..=vus).filter(|vu| (*vu as usize - 1) % shared.workers == worker) {
+                local.spawn_local(run_vu(vu, context.clone()));
+            }
+        }
+        LoadModel::Open {
+            rate,
+            max_in_flight,
+        } => {
+            let cap = (*max_in_flight as usize).div_ceil(shared.workers);
+            local.spawn_local(run_arrivals(worker, rate.clone(), cap, context.clone()));
+        }
     }
     runtime.block_on(local);
-    let recorder = Rc::try_unwrap(recorder)
+    let context = Rc::try_unwrap(context)
         .ok()
-        .expect("all VUs have finished")
-        .into_inner();
-    let last = *last_completion.borrow();
-    (recorder.finish(), last)
+        .expect("all tasks of the worker have finished");
+    let (tallies, timeline) = context.recorder.into_inner().finish();
+    WorkerOutcome {
+        tallies,
+        timeline,
+        last_completion: context.last_completion.get(),
+    }
 }
 
-async fn run_vu(
-    vu: u32,
-    start: Instant,
-    shared: Arc<PhaseShared>,
-    target: Target,
-    client: Client,
-    recorder: Rc<RefCell<Recorder>>,
-    last_completion: Rc<RefCell<Option<Instant>>>,
-) {
+/// A closed-model virtual user: request, response, think, repeat.
+async fn run_vu(vu: u32, context: Rc<WorkerContext>) {
+    let shared = &context.shared;
+    let start = context.start;
     let mut rng = fastrand::Rng::with_seed(u64::from(vu));
-    while shared.claim_iteration(start) {
-        let index = target.pick(&mut rng);
-        let sent = Instant::now();
-        let outcome = send(&client, &target.requests[index]).await;
-        let completed = Instant::now();
-        shared.live.count(&outcome);
-        recorder
-            .borrow_mut()
-            .record(index, vu, sent - start, completed - sent, outcome);
-        *last_completion.borrow_mut() = Some(completed);
+    loop {
+        if let LoadModel::RampingVus(ramp) = &shared.load {
+            if !wait_until_active(ramp, vu, start, shared).await {
+                break;
+            }
+        }
+        if !shared.claim_iteration(start) {
+            break;
+        }
+        let index = context.target.pick(&mut rng);
+        context.send_and_record(index, vu, None).await;
         if let Some(think) = shared.think {
             if !shared.worth_waiting(start, think) {
                 break;
@@ -305,13 +396,65 @@ async fn run_vu(
     }
 }
 
+/// Ramping VUs: VU number `vu` runs while the ramp is at or above it. Waits until it is;
+/// false when that never happens again.
+async fn wait_until_active(ramp: &Ramp, vu: u32, start: Instant, shared: &PhaseShared) -> bool {
+    let now = start.elapsed().as_secs_f64();
+    if ramp.value_at(now) >= f64::from(vu) {
+        return true;
+    }
+    match ramp.first_time_at_least(f64::from(vu), now) {
+        Some(at) if !shared.stopped() => {
+            tokio::time::sleep_until((start + Duration::from_secs_f64(at)).into()).await;
+            !shared.stopped()
+        }
+        _ => false,
+    }
+}
+
+/// The open model on one worker: request k (counting over all workers) is due at the time the
+/// rate schedule says; this worker sends every k ≡ worker (mod workers). A request due while
+/// `cap` of this worker's requests are outstanding is dropped and counted, never delayed.
+async fn run_arrivals(worker: usize, rate: Ramp, cap: usize, context: Rc<WorkerContext>) {
+    let start = context.start;
+    let in_flight = Rc::new(Cell::new(0usize));
+    let timer = PreciseTimer::new();
+    let mut rng = fastrand::Rng::with_seed(worker as u64);
+    let mut k = worker as u64;
+    while !context.shared.stopped() {
+        let Some(at) = rate.time_of_event(k) else {
+            break;
+        };
+        let due = start + Duration::from_secs_f64(at);
+        timer.sleep_until(due).await;
+        let index = context.target.pick(&mut rng);
+        if in_flight.get() >= cap {
+            context
+                .recorder
+                .borrow_mut()
+                .record_dropped(index, due - start);
+        } else {
+            in_flight.set(in_flight.get() + 1);
+            let (context, in_flight) = (context.clone(), in_flight.clone());
+            tokio::task::spawn_local(async move {
+                context.send_and_record(index, 0, Some(due)).await;
+                in_flight.set(in_flight.get() - 1);
+            });
+        }
+        k += context.shared.workers as u64;
+    }
+}
+
 /// Sends one request and reads the whole body: latency covers the complete response.
-async fn send(client: &Client, request: &PreparedRequest) -> Outcome {
+async fn send(client: &Client, request: &PreparedRequest, keep_alive: bool) -> Outcome {
     let mut builder = client
         .request(request.method.clone(), request.url.clone())
         .timeout(request.timeout);
     if !request.headers.is_empty() {
         builder = builder.headers(request.headers.clone());
+    }
+    if !keep_alive {
+        builder = builder.header(CONNECTION, HeaderValue::from_static("close"));
     }
     if !request.body.is_empty() {
         builder = builder.body(request.body.clone());
@@ -360,5 +503,29 @@ mod tests {
             target.requests[0].url.as_str(),
             "http://127.0.0.1:4321/sleep?ms=20"
         );
+    }
+
+    #[test]
+    fn workers_never_exceed_the_concurrency() {
+        let phase = |load: LoadModel, workers: Option<u32>| PhasePlan {
+            name: "p".into(),
+            load,
+            think: None,
+            client: ClientSettings {
+                workers,
+                ..ClientSettings::default()
+            },
+        };
+        let closed = |vus| LoadModel::Closed {
+            vus,
+            stop: StopCondition::Iterations(1),
+        };
+        assert_eq!(worker_count(&phase(closed(1), Some(8))), 1);
+        assert_eq!(worker_count(&phase(closed(100), Some(3))), 3);
+        let open = LoadModel::Open {
+            rate: Ramp::constant(10.0, Duration::from_secs(1)),
+            max_in_flight: 2,
+        };
+        assert_eq!(worker_count(&phase(open, Some(4))), 2);
     }
 }

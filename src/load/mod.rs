@@ -5,8 +5,10 @@
 
 mod engine;
 mod errors;
+pub mod http1;
 mod recorder;
+mod timer;
 
 pub use engine::{run_phase, LiveCounters, Target};
 pub use errors::{classify, describe_error};
-pub use recorder::{Outcome, RawMessage, RawRow, RawSink, Recorder};
+pub use recorder::{Outcome, RawMessage, RawRow, RawSink, Recorder, Timing};

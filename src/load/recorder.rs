@@ -1,10 +1,10 @@
-//! Per-worker recording: one tally per request name, raw rows batched to the writer thread.
-//! A worker owns its recorder alone, so recording takes no lock.
+//! Per-worker recording: one tally per request name, a per-second timeline, raw rows batched to
+//! the writer thread. A worker owns its recorder alone, so recording takes no lock.
 
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use crate::results::{ErrorClass, Tally};
+use crate::results::{ErrorClass, Tally, Timeline};
 
 /// Rows per batch sent to the raw writer: large enough that sending costs nothing per request.
 const RAW_BATCH: usize = 4096;
@@ -18,11 +18,14 @@ pub struct RawRow {
     /// When the request was meant to be sent; equal to `start_us` in the closed model.
     pub scheduled_us: u64,
     pub start_us: u64,
+    /// From `scheduled_us` to the end of the response (or the error).
     pub latency_us: u64,
     /// HTTP status, or 0 when no response arrived.
     pub status: u16,
     pub bytes: u64,
     pub error: Option<ErrorClass>,
+    /// Open model: not sent because `max_in_flight` requests were outstanding.
+    pub dropped: bool,
 }
 
 /// What flows to the raw writer: a header naming the variant × phase, then its rows.
@@ -42,8 +45,20 @@ pub type RawSink = Sender<RawMessage>;
 /// The outcome of one request: a complete response (status, body bytes) or why none came.
 pub type Outcome = Result<(u16, u64), ErrorClass>;
 
+/// When a request was due, sent and completed, as offsets from the phase start. In the closed
+/// model a request is due when it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub scheduled: Duration,
+    pub sent: Duration,
+    pub completed: Duration,
+}
+
 pub struct Recorder {
     tallies: Vec<Tally>,
+    timeline: Timeline,
+    /// Open model: record lag and service time besides latency from the intended time.
+    open: bool,
     raw: Option<(RawSink, Vec<RawRow>)>,
 }
 
@@ -52,39 +67,68 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl Recorder {
-    pub fn new(requests: usize, raw: Option<RawSink>) -> Recorder {
+    pub fn new(requests: usize, open: bool, raw: Option<RawSink>) -> Recorder {
         Recorder {
             tallies: (0..requests).map(|_| Tally::new()).collect(),
+            timeline: Timeline::default(),
+            open,
             raw: raw.map(|sink| (sink, Vec::with_capacity(RAW_BATCH))),
         }
     }
 
-    pub fn record(
-        &mut self,
-        request: usize,
-        vu: u32,
-        start: Duration,
-        latency: Duration,
-        outcome: Outcome,
-    ) {
-        let latency_us = micros(latency);
+    pub fn record(&mut self, request: usize, vu: u32, timing: Timing, outcome: Outcome) {
+        let latency_us = micros(timing.completed.saturating_sub(timing.scheduled));
         let tally = &mut self.tallies[request];
         match outcome {
             Ok((status, bytes)) => tally.record_response(latency_us, status, bytes),
             Err(class) => tally.record_error(class),
         }
+        if self.open {
+            let service = timing.completed.saturating_sub(timing.sent);
+            tally.record_schedule(
+                micros(timing.sent.saturating_sub(timing.scheduled)),
+                outcome.is_ok().then(|| micros(service)),
+            );
+        }
+        let failed = !matches!(outcome, Ok((status, _)) if status < 400);
+        self.timeline.record(
+            micros(timing.completed),
+            outcome.is_ok().then_some(latency_us),
+            failed,
+        );
+        self.push_raw(RawRow {
+            request: request as u16,
+            vu,
+            scheduled_us: micros(timing.scheduled),
+            start_us: micros(timing.sent),
+            latency_us,
+            status: outcome.map_or(0, |(status, _)| status),
+            bytes: outcome.map_or(0, |(_, bytes)| bytes),
+            error: outcome.err(),
+            dropped: false,
+        });
+    }
+
+    /// Open model: a request due at `scheduled` was not sent because the in-flight cap was hit.
+    pub fn record_dropped(&mut self, request: usize, scheduled: Duration) {
+        self.tallies[request].record_dropped();
+        let at = micros(scheduled);
+        self.push_raw(RawRow {
+            request: request as u16,
+            vu: 0,
+            scheduled_us: at,
+            start_us: at,
+            latency_us: 0,
+            status: 0,
+            bytes: 0,
+            error: None,
+            dropped: true,
+        });
+    }
+
+    fn push_raw(&mut self, row: RawRow) {
         if let Some((sink, rows)) = &mut self.raw {
-            let start_us = micros(start);
-            rows.push(RawRow {
-                request: request as u16,
-                vu,
-                scheduled_us: start_us,
-                start_us,
-                latency_us,
-                status: outcome.map_or(0, |(status, _)| status),
-                bytes: outcome.map_or(0, |(_, bytes)| bytes),
-                error: outcome.err(),
-            });
+            rows.push(row);
             if rows.len() >= RAW_BATCH {
                 let full = std::mem::replace(rows, Vec::with_capacity(RAW_BATCH));
                 // A closed writer only means raw rows are not wanted any more.
@@ -93,14 +137,14 @@ impl Recorder {
         }
     }
 
-    /// Sends the remaining raw rows and hands over the tallies.
-    pub fn finish(mut self) -> Vec<Tally> {
+    /// Sends the remaining raw rows and hands over the tallies and the timeline.
+    pub fn finish(mut self) -> (Vec<Tally>, Timeline) {
         if let Some((sink, rows)) = self.raw.take() {
             if !rows.is_empty() {
                 let _ = sink.send(RawMessage::Rows(rows));
             }
         }
-        self.tallies
+        (self.tallies, self.timeline)
     }
 }
 
@@ -108,25 +152,70 @@ impl Recorder {
 mod tests {
     use super::*;
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn closed(start: u64, latency: u64) -> Timing {
+        Timing {
+            scheduled: ms(start),
+            sent: ms(start),
+            completed: ms(start + latency),
+        }
+    }
+
     #[test]
     fn records_into_tallies_and_batches_raw_rows() {
         let (tx, rx) = std::sync::mpsc::channel();
-        let mut recorder = Recorder::new(2, Some(tx));
-        let ms = Duration::from_millis;
-        recorder.record(0, 1, ms(5), ms(2), Ok((200, 12)));
-        recorder.record(1, 2, ms(6), ms(3), Err(ErrorClass::Reset));
-        let tallies = recorder.finish();
+        let mut recorder = Recorder::new(2, false, Some(tx));
+        recorder.record(0, 1, closed(5, 2), Ok((200, 12)));
+        recorder.record(1, 2, closed(6, 3), Err(ErrorClass::Reset));
+        let (tallies, timeline) = recorder.finish();
         assert_eq!(tallies[0].responses(), 1);
         assert_eq!(tallies[1].transport_errors.total(), 1);
+        assert!(tallies[0].lag.is_none(), "no schedule in the closed model");
+        assert_eq!(timeline.seconds[0].requests, 2);
+        assert_eq!(timeline.seconds[0].errors, 1);
         let RawMessage::Rows(rows) = rx.recv().unwrap() else {
             panic!("expected rows")
         };
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].start_us, 5000);
+        assert_eq!(rows[0].scheduled_us, 5000);
         assert_eq!(rows[0].latency_us, 2000);
         assert_eq!(rows[0].status, 200);
         assert_eq!(rows[1].status, 0);
         assert_eq!(rows[1].error, Some(ErrorClass::Reset));
         assert!(rx.try_recv().is_err(), "everything came in one batch");
+    }
+
+    #[test]
+    fn open_model_latency_runs_from_the_intended_time() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut recorder = Recorder::new(1, true, Some(tx));
+        // Due at 10 ms, sent 5 ms late, answered 2 ms later.
+        let timing = Timing {
+            scheduled: ms(10),
+            sent: ms(15),
+            completed: ms(17),
+        };
+        recorder.record(0, 0, timing, Ok((200, 1)));
+        recorder.record_dropped(0, ms(20));
+        let (tallies, _) = recorder.finish();
+        let tally = &tallies[0];
+        assert_eq!(tally.latency.max(), tally.latency.highest_equivalent(7_000));
+        let service = tally.service.as_ref().unwrap();
+        assert_eq!(service.max(), service.highest_equivalent(2_000));
+        assert_eq!(tally.lagged, 1);
+        assert_eq!(tally.dropped, 1);
+        assert_eq!(tally.requests(), 1, "a dropped request was never sent");
+        let RawMessage::Rows(rows) = rx.recv().unwrap() else {
+            panic!("expected rows")
+        };
+        assert_eq!(
+            (rows[0].scheduled_us, rows[0].start_us, rows[0].latency_us),
+            (10_000, 15_000, 7_000)
+        );
+        assert!(rows[1].dropped);
     }
 }

@@ -4,6 +4,7 @@
 mod diagnose;
 mod locate;
 mod plan;
+mod schedule;
 mod types;
 mod values;
 
@@ -12,9 +13,10 @@ use std::path::{Path, PathBuf};
 
 pub use locate::{Location, LocationIndex};
 pub use plan::{
-    LaunchSpec, PhasePlan, Plan, ReadyProbe, RequestPlan, StopCondition, VariantPlan,
-    DEFAULT_REQUEST_TIMEOUT,
+    ClientSettings, LaunchSpec, LoadModel, PhasePlan, Plan, ReadyProbe, RequestPlan, StopCondition,
+    VariantPlan, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
 };
+pub use schedule::{Ramp, Stage};
 pub use types::{Assertion, Executor, Manifest};
 pub use values::{Argv, Duration, Rate};
 
@@ -116,7 +118,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
 /// Parses and validates manifest text into a runnable plan.
 pub fn plan_str(text: &str, path: &Path, workdir: &Path) -> Result<Plan, ManifestError> {
     let manifest = parse_str(text, path)?;
-    Plan::from_manifest(manifest, path, workdir).map_err(|mut problems| {
+    let plan = Plan::from_manifest(manifest, path, workdir).map_err(|mut problems| {
         let index = LocationIndex::build(text);
         for problem in &mut problems {
             problem.location = index.find(&problem.field);
@@ -127,7 +129,19 @@ pub fn plan_str(text: &str, path: &Path, workdir: &Path) -> Result<Plan, Manifes
             path: path.to_owned(),
             problems,
         }
+    })?;
+    Ok(Plan {
+        manifest_sha256: sha256_hex(text.as_bytes()),
+        ..plan
     })
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Loads, parses and validates a manifest into a runnable plan. `workdir` is the directory

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 
-use super::types::{self, Executor, Manifest};
+use super::schedule::{Ramp, Stage};
+use super::types::{self, Executor, Level, Manifest};
 use super::Problem;
 use crate::assertions;
 
@@ -32,6 +33,14 @@ pub struct Plan {
     pub phases: Vec<PhasePlan>,
     pub requests: Vec<RequestPlan>,
     pub assertions: Vec<types::Assertion>,
+    /// The variant the report compares the others with; `None`: the fastest.
+    pub baseline: Option<String>,
+    /// A custom report template, resolved against `workdir`.
+    pub report_template: Option<PathBuf>,
+    /// Environment variables whose values may appear in outputs.
+    pub safe_env: Vec<String>,
+    /// SHA-256 of the manifest text, hex.
+    pub manifest_sha256: String,
 }
 
 #[derive(Debug, Clone)]
@@ -67,11 +76,74 @@ pub enum ReadyProbe {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhasePlan {
     pub name: String,
-    pub executor: Executor,
-    pub vus: u32,
-    pub stop: StopCondition,
+    pub load: LoadModel,
+    /// Pause of each VU between iterations (closed models only).
     pub think: Option<Duration>,
+    pub client: ClientSettings,
 }
+
+/// How a phase generates load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadModel {
+    /// Closed model: a fixed number of VUs until a duration or an iteration count.
+    Closed { vus: u32, stop: StopCondition },
+    /// Closed model whose active VUs follow a ramp.
+    RampingVus(Ramp),
+    /// Open model: requests due on a rate schedule (constant or ramping), at most
+    /// `max_in_flight` outstanding.
+    Open { rate: Ramp, max_in_flight: u32 },
+}
+
+impl LoadModel {
+    /// The most requests that can be outstanding at once.
+    pub fn concurrency(&self) -> u32 {
+        match self {
+            LoadModel::Closed { vus, .. } => *vus,
+            LoadModel::RampingVus(ramp) => ramp.peak().ceil() as u32,
+            LoadModel::Open { max_in_flight, .. } => *max_in_flight,
+        }
+    }
+
+    /// How long the phase sends requests; `None` when it stops on an iteration count.
+    pub fn duration(&self) -> Option<Duration> {
+        match self {
+            LoadModel::Closed {
+                stop: StopCondition::Duration(d),
+                ..
+            } => Some(*d),
+            LoadModel::Closed { .. } => None,
+            LoadModel::RampingVus(ramp) | LoadModel::Open { rate: ramp, .. } => {
+                Some(ramp.total_duration())
+            }
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        matches!(self, LoadModel::Open { .. })
+    }
+}
+
+/// The load generator's HTTP client for a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub keep_alive: bool,
+    pub http2: bool,
+    /// Load generator threads; `None`: one per core.
+    pub workers: Option<u32>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            keep_alive: true,
+            http2: false,
+            workers: None,
+        }
+    }
+}
+
+/// Requests outstanding at most in an open phase unless the manifest says otherwise.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopCondition {
@@ -216,6 +288,10 @@ impl Plan {
             phases: vec![phase],
             requests: vec![request],
             assertions: Vec::new(),
+            baseline: None,
+            report_template: None,
+            safe_env: Vec::new(),
+            manifest_sha256: String::new(),
         }
     }
 
@@ -238,13 +314,41 @@ impl Plan {
         }
 
         let variants = plan_variants(&manifest, workdir, &mut problems);
-        let phases = plan_phases(&manifest.phases, &mut problems);
+        let phases = plan_phases(&manifest.phases, &manifest.load, &mut problems);
         let warmup = manifest
             .warmup
             .as_ref()
-            .and_then(|w| plan_phase(w, "warmup", "warmup", &mut problems));
+            .and_then(|w| plan_phase(w, "warmup", "warmup", &manifest.load, &mut problems));
         let requests = plan_requests(&manifest.requests, &mut problems);
         check_assertions(&manifest.assertions, &variants, &phases, &mut problems);
+        if let Some(baseline) = &manifest.baseline {
+            if !variants.iter().any(|v| &v.name == baseline) {
+                problems.push(Problem::new(
+                    "baseline",
+                    format!(
+                        "no variant named `{baseline}`; variants are: {}",
+                        variants
+                            .iter()
+                            .map(|v| v.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        let report_template = manifest.report.template.as_ref().map(|t| workdir.join(t));
+        if let (Some(written), Some(resolved)) = (&manifest.report.template, &report_template) {
+            if !resolved.is_file() {
+                problems.push(Problem::new(
+                    "report.template",
+                    format!(
+                        "template `{}` does not exist (relative paths start at {})",
+                        written.display(),
+                        workdir.display()
+                    ),
+                ));
+            }
+        }
 
         if !problems.is_empty() {
             return Err(problems);
@@ -260,6 +364,10 @@ impl Plan {
             phases,
             requests,
             assertions: manifest.assertions,
+            baseline: manifest.baseline,
+            report_template,
+            safe_env: manifest.report.safe_env,
+            manifest_sha256: String::new(),
         })
     }
 }
@@ -423,7 +531,11 @@ fn positive(
     }
 }
 
-fn plan_phases(phases: &[types::Phase], problems: &mut Vec<Problem>) -> Vec<PhasePlan> {
+fn plan_phases(
+    phases: &[types::Phase],
+    load: &types::LoadSettings,
+    problems: &mut Vec<Problem>,
+) -> Vec<PhasePlan> {
     if phases.is_empty() {
         problems.push(Problem::new(
             "phases",
@@ -449,7 +561,7 @@ fn plan_phases(phases: &[types::Phase], problems: &mut Vec<Problem>) -> Vec<Phas
                 format!("duplicate phase name `{name}`; phase names must be unique"),
             ));
         }
-        if let Some(plan) = plan_phase(phase, name, &at, problems) {
+        if let Some(plan) = plan_phase(phase, name, &at, load, problems) {
             plans.push(plan);
         }
     }
@@ -460,30 +572,203 @@ fn plan_phase(
     phase: &types::Phase,
     name: &str,
     at: &str,
+    load: &types::LoadSettings,
     problems: &mut Vec<Problem>,
 ) -> Option<PhasePlan> {
     let before = problems.len();
-    let vus = match phase.vus {
+    let executor = match phase.executor {
+        Executor::Closed => "closed",
+        Executor::Open => "open",
+        Executor::Ramping => "ramping",
+    };
+    let mut reject = |field: &str, present: bool, instead: &str| {
+        if present {
+            problems.push(Problem::new(
+                format!("{at}.{field}"),
+                format!("`{field}` does not apply to the {executor} executor; {instead}"),
+            ));
+        }
+    };
+    let model = match phase.executor {
+        Executor::Closed => {
+            reject(
+                "rate",
+                phase.rate.is_some(),
+                "use `executor: open` for an arrival rate",
+            );
+            reject(
+                "max_in_flight",
+                phase.max_in_flight.is_some(),
+                "the closed model has `vus` requests in flight at most",
+            );
+            reject(
+                "stages",
+                phase.stages.is_some(),
+                "use `executor: ramping` for stages",
+            );
+            reject(
+                "start",
+                phase.start.is_some(),
+                "use `executor: ramping` for a ramp",
+            );
+            let vus = vus_count(phase.vus, &format!("{at}.vus"), problems);
+            let stop = closed_stop(phase, at, problems);
+            vus.zip(stop)
+                .map(|(vus, stop)| LoadModel::Closed { vus, stop })
+        }
+        Executor::Open => {
+            reject("vus", phase.vus.is_some(), "the open model sends at `rate` whatever the concurrency; cap it with `max_in_flight`");
+            reject(
+                "iterations",
+                phase.iterations.is_some(),
+                "an open phase runs for a `duration`",
+            );
+            reject(
+                "think",
+                phase.think.is_some(),
+                "requests arrive at `rate`, not after a pause",
+            );
+            reject(
+                "stages",
+                phase.stages.is_some(),
+                "use `executor: ramping` with rate targets such as 500/s",
+            );
+            reject(
+                "start",
+                phase.start.is_some(),
+                "use `executor: ramping` for a ramp",
+            );
+            let rate = match phase.rate {
+                None => {
+                    problems.push(Problem::new(
+                        at,
+                        "the open executor needs `rate`, e.g. rate: 2000/s",
+                    ));
+                    None
+                }
+                Some(r) if r.per_second <= 0.0 => {
+                    problems.push(Problem::new(
+                        format!("{at}.rate"),
+                        "must be greater than zero",
+                    ));
+                    None
+                }
+                Some(r) => Some(r.per_second),
+            };
+            let duration = match phase.duration {
+                None => {
+                    problems.push(Problem::new(
+                        at,
+                        "the open executor needs `duration`, e.g. duration: 30s",
+                    ));
+                    None
+                }
+                Some(d) if d.0.is_zero() => {
+                    problems.push(Problem::new(
+                        format!("{at}.duration"),
+                        "must be greater than zero",
+                    ));
+                    None
+                }
+                Some(d) => Some(d.0),
+            };
+            let max_in_flight = in_flight_cap(phase.max_in_flight, at, problems);
+            rate.zip(duration)
+                .zip(max_in_flight)
+                .map(|((rate, duration), max_in_flight)| LoadModel::Open {
+                    rate: Ramp::constant(rate, duration),
+                    max_in_flight,
+                })
+        }
+        Executor::Ramping => {
+            reject(
+                "vus",
+                phase.vus.is_some(),
+                "give the VUs as stage targets, and the first value as `start`",
+            );
+            reject(
+                "rate",
+                phase.rate.is_some(),
+                "give rates as stage targets (e.g. target: 500/s), and the first value as `start`",
+            );
+            reject(
+                "duration",
+                phase.duration.is_some(),
+                "the phase lasts as long as its stages",
+            );
+            reject(
+                "iterations",
+                phase.iterations.is_some(),
+                "the phase lasts as long as its stages",
+            );
+            ramping_model(phase, at, problems)
+        }
+    };
+    let think = phase.think.map(|d| d.0).filter(|d| !d.is_zero());
+    let workers = match load.workers {
+        None => None,
+        Some(n) if (1..=1024).contains(&n) => Some(n as u32),
+        Some(_) => {
+            problems.push(Problem::new("load.workers", "must be from 1 to 1024"));
+            None
+        }
+    };
+    if problems.len() > before {
+        return None;
+    }
+    Some(PhasePlan {
+        name: name.to_owned(),
+        load: model?,
+        think,
+        client: ClientSettings {
+            keep_alive: phase.keep_alive.or(load.keep_alive).unwrap_or(true),
+            http2: phase.http2.or(load.http2).unwrap_or(false),
+            workers,
+        },
+    })
+}
+
+fn vus_count(vus: Option<u64>, field: &str, problems: &mut Vec<Problem>) -> Option<u32> {
+    match vus {
         None => {
             problems.push(Problem::new(
-                format!("{at}.vus"),
+                field,
                 "missing; the closed executor needs the number of virtual users, e.g. vus: 10",
             ));
-            0
+            None
         }
         Some(0) => {
-            problems.push(Problem::new(format!("{at}.vus"), "must be at least 1"));
-            0
+            problems.push(Problem::new(field, "must be at least 1"));
+            None
         }
-        Some(n) => match u32::try_from(n) {
-            Ok(n) if n <= 1_000_000 => n,
-            _ => {
-                problems.push(Problem::new(format!("{at}.vus"), "must be at most 1000000"));
-                0
-            }
-        },
-    };
-    let stop = match (phase.duration, phase.iterations) {
+        Some(n) if n > 100_000 => {
+            problems.push(Problem::new(field, "must be at most 100000"));
+            None
+        }
+        Some(n) => Some(n as u32),
+    }
+}
+
+fn in_flight_cap(cap: Option<u64>, at: &str, problems: &mut Vec<Problem>) -> Option<u32> {
+    match cap {
+        None => Some(DEFAULT_MAX_IN_FLIGHT),
+        Some(n) if (1..=100_000).contains(&n) => Some(n as u32),
+        Some(_) => {
+            problems.push(Problem::new(
+                format!("{at}.max_in_flight"),
+                "must be from 1 to 100000",
+            ));
+            None
+        }
+    }
+}
+
+fn closed_stop(
+    phase: &types::Phase,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<StopCondition> {
+    match (phase.duration, phase.iterations) {
         (Some(_), Some(_)) => {
             problems.push(Problem::new(
                 at,
@@ -514,17 +799,96 @@ fn plan_phase(
             None
         }
         (None, Some(n)) => Some(StopCondition::Iterations(n)),
-    };
-    if problems.len() > before {
-        return None;
     }
-    Some(PhasePlan {
-        name: name.to_owned(),
-        executor: phase.executor,
-        vus,
-        stop: stop?,
-        think: phase.think.map(|d| d.0).filter(|d| !d.is_zero()),
-    })
+}
+
+fn ramping_model(phase: &types::Phase, at: &str, problems: &mut Vec<Problem>) -> Option<LoadModel> {
+    let stages = match &phase.stages {
+        Some(stages) if !stages.is_empty() => stages,
+        _ => {
+            problems.push(Problem::new(
+                at,
+                "the ramping executor needs `stages`, e.g. stages: [{ duration: 30s, target: 200 }]",
+            ));
+            return None;
+        }
+    };
+    let rates = matches!(stages[0].target, Level::Rate(_));
+    let value = |level: Level| match level {
+        Level::Vus(n) => n as f64,
+        Level::Rate(r) => r.per_second,
+    };
+    let mut ok = true;
+    for (i, stage) in stages.iter().enumerate() {
+        if stage.duration.0.is_zero() {
+            problems.push(Problem::new(
+                format!("{at}.stages[{i}].duration"),
+                "must be greater than zero",
+            ));
+            ok = false;
+        }
+        if matches!(stage.target, Level::Rate(_)) != rates {
+            problems.push(Problem::new(
+                format!("{at}.stages[{i}].target"),
+                "mixes virtual users and rates; a ramp is all VU counts (200) or all rates (500/s)",
+            ));
+            ok = false;
+        }
+    }
+    if let Some(start) = phase.start {
+        if matches!(start, Level::Rate(_)) != rates {
+            problems.push(Problem::new(
+                format!("{at}.start"),
+                "must be in the same unit as the stage targets (VUs or a rate)",
+            ));
+            ok = false;
+        }
+    }
+    let ramp = Ramp {
+        start: phase.start.map_or(0.0, value),
+        stages: stages
+            .iter()
+            .map(|s| Stage {
+                duration: s.duration.0,
+                target: value(s.target),
+            })
+            .collect(),
+    };
+    if ramp.peak() <= 0.0 {
+        problems.push(Problem::new(
+            format!("{at}.stages"),
+            "every target is 0: the phase would send nothing",
+        ));
+        ok = false;
+    }
+    if rates {
+        if phase.think.is_some() {
+            problems.push(Problem::new(
+                format!("{at}.think"),
+                "`think` does not apply to a ramp of rates; requests arrive at the rate, not after a pause",
+            ));
+        }
+        let cap = in_flight_cap(phase.max_in_flight, at, problems);
+        (ok && cap.is_some()).then(|| LoadModel::Open {
+            rate: ramp,
+            max_in_flight: cap.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        })
+    } else {
+        if phase.max_in_flight.is_some() {
+            problems.push(Problem::new(
+                format!("{at}.max_in_flight"),
+                "`max_in_flight` applies to a ramp of rates; with VU targets, the VUs are the cap",
+            ));
+        }
+        if ramp.peak() > 100_000.0 {
+            problems.push(Problem::new(
+                format!("{at}.stages"),
+                "at most 100000 virtual users",
+            ));
+            ok = false;
+        }
+        ok.then_some(LoadModel::RampingVus(ramp))
+    }
 }
 
 fn plan_requests(requests: &[types::Request], problems: &mut Vec<Problem>) -> Vec<RequestPlan> {
@@ -671,15 +1035,18 @@ fn check_assertions(
         if let Err(e) = assertions::check_expression(&assertion.expect) {
             problems.push(Problem::new(&at, e));
         }
-        for peer in assertions::referenced_variants(&assertion.expect) {
-            if !variant_names.contains(&peer.as_str()) {
-                problems.push(Problem::new(
-                    &at,
-                    format!(
-                        "`variants['{peer}']`: no variant named `{peer}`; variants are: {}",
-                        variant_names.join(", ")
-                    ),
-                ));
+        for (map, known) in [("variants", &variant_names), ("phases", &phase_names)] {
+            for name in assertions::referenced_names(&assertion.expect, map) {
+                if !known.contains(&name.as_str()) {
+                    let kind = map.trim_end_matches('s');
+                    problems.push(Problem::new(
+                        &at,
+                        format!(
+                            "`{map}['{name}']`: no {kind} named `{name}`; {map} are: {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
             }
         }
         if let Some(variant) = &assertion.variant {
@@ -759,10 +1126,20 @@ assertions:
         assert_eq!(plan.variants[1].ready_timeout, Duration::from_secs(5));
         assert_eq!(plan.variants[1].stop_grace, Duration::from_secs(1));
         assert_eq!(
-            plan.phases[0].stop,
-            StopCondition::Duration(Duration::from_secs(2))
+            plan.phases[0].load,
+            LoadModel::Closed {
+                vus: 10,
+                stop: StopCondition::Duration(Duration::from_secs(2))
+            }
         );
-        assert_eq!(plan.phases[1].stop, StopCondition::Iterations(50));
+        assert_eq!(
+            plan.phases[1].load,
+            LoadModel::Closed {
+                vus: 5,
+                stop: StopCondition::Iterations(50)
+            }
+        );
+        assert_eq!(plan.phases[0].client, ClientSettings::default());
         assert_eq!(plan.phases[1].think, Some(Duration::from_millis(100)));
         assert_eq!(plan.warmup.as_ref().unwrap().name, "warmup");
         assert_eq!(plan.requests[0].name, "GET /hello");
@@ -836,6 +1213,97 @@ assertions:
             );
         }
         assert_eq!(found.len(), expect.len(), "{found:#?}");
+    }
+
+    fn phase_problems(phase: &str) -> Vec<String> {
+        let text = format!(
+            "name: x\nvariants: [{{ name: a, command: [server] }}]\nphases:\n  - {phase}\nrequests: [{{ path: / }}]\n"
+        );
+        match plan(&text) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn single_phase(phase: &str) -> PhasePlan {
+        let text = format!(
+            "name: x\nload: {{ keep_alive: false }}\nvariants: [{{ name: a, command: [server] }}]\nphases:\n  - {phase}\nrequests: [{{ path: / }}]\n"
+        );
+        plan(&text).unwrap().phases.remove(0)
+    }
+
+    #[test]
+    fn open_and_ramping_executors() {
+        let open =
+            single_phase("{ name: o, executor: open, rate: 2000/s, duration: 10s, http2: true }");
+        assert_eq!(
+            open.load,
+            LoadModel::Open {
+                rate: Ramp::constant(2000.0, Duration::from_secs(10)),
+                max_in_flight: DEFAULT_MAX_IN_FLIGHT
+            }
+        );
+        assert!(
+            open.client.http2 && !open.client.keep_alive,
+            "{:?}",
+            open.client
+        );
+
+        let vus = single_phase(
+            "{ name: r, executor: ramping, stages: [{ duration: 10s, target: 20 }, { duration: 5s, target: 0 }] }",
+        );
+        let LoadModel::RampingVus(ramp) = &vus.load else {
+            panic!("{:?}", vus.load)
+        };
+        assert_eq!((ramp.start, ramp.peak()), (0.0, 20.0));
+        assert_eq!(vus.load.concurrency(), 20);
+        assert_eq!(vus.load.duration(), Some(Duration::from_secs(15)));
+
+        let rates = single_phase(
+            "{ name: r, executor: ramping, start: 10/s, max_in_flight: 50, stages: [{ duration: 30s, target: 500/s }] }",
+        );
+        let LoadModel::Open {
+            rate,
+            max_in_flight,
+        } = &rates.load
+        else {
+            panic!("{:?}", rates.load)
+        };
+        assert_eq!((rate.start, rate.peak(), *max_in_flight), (10.0, 500.0, 50));
+    }
+
+    #[test]
+    fn executor_fields_that_do_not_belong_are_named() {
+        let found = phase_problems(
+            "{ name: o, executor: open, rate: 100/s, duration: 1s, vus: 5, think: 1s }",
+        );
+        assert!(
+            found[0].starts_with("phases[0].vus: `vus` does not apply to the open executor"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].starts_with("phases[0].think: `think` does not apply to the open executor"),
+            "{found:?}"
+        );
+        let found = phase_problems("{ name: o, executor: open, duration: 1s }");
+        assert_eq!(
+            found,
+            ["phases[0]: the open executor needs `rate`, e.g. rate: 2000/s"]
+        );
+        let found = phase_problems("{ name: c, vus: 1, duration: 1s, rate: 5/s }");
+        assert!(found[0].contains("use `executor: open`"), "{found:?}");
+        let found = phase_problems(
+            "{ name: r, executor: ramping, stages: [{ duration: 1s, target: 5 }, { duration: 1s, target: 10/s }] }",
+        );
+        assert!(
+            found[0].starts_with("phases[0].stages[1].target: mixes virtual users and rates"),
+            "{found:?}"
+        );
+        let found =
+            phase_problems("{ name: r, executor: ramping, stages: [{ duration: 1s, target: 0 }] }");
+        assert!(found[0].contains("every target is 0"), "{found:?}");
+        let found = phase_problems("{ name: r, executor: ramping }");
+        assert!(found[0].contains("needs `stages`"), "{found:?}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::values::{Argv, Duration};
+use super::values::{Argv, Duration, Rate};
 
 /// A benchrig experiment: the server variants to compare and the load to compare them under.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -40,11 +40,33 @@ pub struct Manifest {
     pub warmup: Option<Phase>,
     /// The measured load phases, run in order against each variant.
     pub phases: Vec<Phase>,
+    /// Settings of the load generator's HTTP client, for every phase.
+    #[serde(default)]
+    pub load: LoadSettings,
     /// The requests sent; each iteration picks one at random by weight.
     pub requests: Vec<Request>,
     /// Claims checked against the results; any failure makes `benchrig run` exit 1.
     #[serde(default)]
     pub assertions: Vec<Assertion>,
+    /// The variant others are compared with in the report's "vs" column (default: the fastest).
+    pub baseline: Option<String>,
+    /// How the report is rendered.
+    #[serde(default)]
+    pub report: ReportSettings,
+}
+
+/// How the report is rendered.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// A minijinja template replacing the default report (see docs/templates.md), relative to
+    /// where benchrig runs. It may `{% extends "default.md.j2" %}` and override its blocks.
+    pub template: Option<PathBuf>,
+    /// Environment variables whose values may be written to run.json and the report. Others
+    /// are recorded by name only, and values of names that look like secrets (TOKEN, KEY,
+    /// SECRET, PASSWORD, …) are always masked.
+    #[serde(default)]
+    pub safe_env: Vec<String>,
 }
 
 /// Settings every variant inherits unless it sets its own.
@@ -104,14 +126,97 @@ pub struct Stop {
     pub grace: Option<Duration>,
 }
 
+/// Settings of the load generator's HTTP client. Phases may override `keep_alive` and `http2`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSettings {
+    /// Reuse connections between requests (default true). `false` opens a new connection for
+    /// every request and sends `Connection: close`, like `ab` without `-k`.
+    pub keep_alive: Option<bool>,
+    /// Speak HTTP/2 without TLS, with prior knowledge (h2c), instead of HTTP/1.1 (default false).
+    pub http2: Option<bool>,
+    /// Load generator threads (default: one per core, never more than the concurrency).
+    pub workers: Option<u64>,
+}
+
 /// How a phase generates load.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Executor {
-    /// Fixed number of virtual users, each sending its next request when the previous one
-    /// answered (plus `think`).
+    /// Closed model: a fixed number of virtual users, each sending its next request when the
+    /// previous one answered (plus `think`).
     #[default]
     Closed,
+    /// Open model: requests arrive at a constant `rate` whatever the server does; latency is
+    /// measured from each request's intended send time.
+    Open,
+    /// Virtual users or arrival rate changing linearly through `stages`.
+    Ramping,
+}
+
+/// A ramping stage: over `duration`, move linearly to `target`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// How long the stage lasts.
+    pub duration: Duration,
+    /// Where the stage ends: a number of virtual users (e.g. 200) or an arrival rate (e.g. 500/s).
+    pub target: Level,
+}
+
+/// A number of virtual users or an arrival rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Level {
+    Vus(u64),
+    Rate(Rate),
+}
+
+impl<'de> Deserialize<'de> for Level {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LevelVisitor;
+
+        impl Visitor<'_> for LevelVisitor {
+            type Value = Level;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of virtual users (e.g. 200) or a rate (e.g. 500/s)")
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Level, E> {
+                Ok(Level::Vus(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Level, E> {
+                u64::try_from(v)
+                    .map(Level::Vus)
+                    .map_err(|_| E::custom(format!("{v} virtual users: the number must be ≥ 0")))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Level, E> {
+                Rate::parse(v).map(Level::Rate).map_err(|e| {
+                    E::custom(format!(
+                        "{e}; a target is a number of virtual users (e.g. 200) or a rate (e.g. 500/s)"
+                    ))
+                })
+            }
+        }
+
+        deserializer.deserialize_any(LevelVisitor)
+    }
+}
+
+impl JsonSchema for Level {
+    fn schema_name() -> Cow<'static, str> {
+        "Level".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let rate = generator.subschema_for::<Rate>();
+        json_schema!({
+            "description": "A number of virtual users (e.g. 200) or an arrival rate (e.g. 500/s).",
+            "oneOf": [{ "type": "integer", "minimum": 0 }, rate]
+        })
+    }
 }
 
 /// A load phase (or the warm-up, which has no name).
@@ -132,6 +237,20 @@ pub struct Phase {
     pub iterations: Option<u64>,
     /// Pause of each VU between its requests (k6 `sleep()`).
     pub think: Option<Duration>,
+    /// Arrival rate of the open executor, e.g. 2000/s.
+    pub rate: Option<Rate>,
+    /// Open model: the most requests outstanding at once (default 1000). A request due while
+    /// this many are outstanding is not sent and is counted as dropped.
+    pub max_in_flight: Option<u64>,
+    /// Ramping executor: where the ramp starts, in the same unit as the stage targets
+    /// (default 0 VUs or 0/s).
+    pub start: Option<Level>,
+    /// Ramping executor: the stages, each moving linearly to its target.
+    pub stages: Option<Vec<Stage>>,
+    /// Overrides `load.keep_alive` for this phase.
+    pub keep_alive: Option<bool>,
+    /// Overrides `load.http2` for this phase.
+    pub http2: Option<bool>,
 }
 
 /// A request the load sends to each variant.

@@ -2,12 +2,21 @@
 //! the [`ReportFolder`] owns where they go. raw/requests.csv is streamed while the run goes.
 
 mod folder;
+mod histograms;
+pub mod hlog;
 mod raw_csv;
+mod run_record;
+mod saved;
 mod summary_csv;
+mod timeseries_csv;
 
 pub use folder::ReportFolder;
+pub use histograms::HistogramsHlog;
 pub use raw_csv::{RawCsvWriter, RAW_HEADER};
-pub use summary_csv::{SummaryCsv, SUMMARY_HEADER};
+pub use run_record::{looks_secret, RunJson, RunRecord, VariantRecord, MASKED, NOT_RECORDED};
+pub use saved::SavedRun;
+pub use summary_csv::{read_metrics, MetricsRow, SummaryByRequestCsv, SummaryCsv, SUMMARY_HEADER};
+pub use timeseries_csv::{read_timeseries, TimeseriesCsv, TimeseriesRow, TIMESERIES_HEADER};
 
 use crate::assertions::AssertionOutcome;
 use crate::environment::Environment;
@@ -16,6 +25,8 @@ use crate::results::VariantResult;
 
 /// Everything a finished run produced, as the exports see it.
 pub struct RunData<'a> {
+    /// When the run started: the base time of the histogram log.
+    pub started: std::time::SystemTime,
     pub plan: &'a Plan,
     pub variants: &'a [VariantResult],
     pub assertions: &'a [AssertionOutcome],

@@ -34,7 +34,7 @@ struct CsvRow<'a> {
     vu: u32,
     scheduled_us: u64,
     start_us: u64,
-    latency_us: u64,
+    latency_us: Option<u64>,
     status: Option<u16>,
     bytes: u64,
     error: &'a str,
@@ -124,10 +124,14 @@ fn write_rows(out: BufWriter<File>, messages: mpsc::Receiver<RawMessage>) -> io:
                         vu: row.vu,
                         scheduled_us: row.scheduled_us,
                         start_us: row.start_us,
-                        latency_us: row.latency_us,
+                        latency_us: (!row.dropped).then_some(row.latency_us),
                         status: (row.status != 0).then_some(row.status),
                         bytes: row.bytes,
-                        error: row.error.map_or("", |e| e.as_str()),
+                        error: if row.dropped {
+                            "dropped"
+                        } else {
+                            row.error.map_or("", |e| e.as_str())
+                        },
                     })?;
                     rows_written += 1;
                 }
@@ -159,6 +163,7 @@ mod tests {
             status: 200,
             bytes: 12,
             error: None,
+            dropped: false,
         };
         let failed = RawRow {
             status: 0,

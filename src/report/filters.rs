@@ -13,6 +13,8 @@ pub fn register(env: &mut Environment) {
     env.add_filter("pct", pct);
     env.add_filter("ratio", ratio);
     env.add_filter("cell", cell);
+    env.add_filter("bytes", bytes);
+    env.add_filter("seconds", seconds);
 }
 
 fn number(value: &Value) -> Option<f64> {
@@ -56,6 +58,35 @@ pub fn pct(value: Value) -> String {
 /// A ratio: 0.34×.
 pub fn ratio(value: Value) -> String {
     number(&value).map_or_else(|| MISSING.to_owned(), |v| format!("{v:.2}×"))
+}
+
+/// A size: 512 B, 12.3 KiB, 4.0 MiB.
+pub fn bytes(value: Value) -> String {
+    let Some(v) = number(&value) else {
+        return MISSING.to_owned();
+    };
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut size = v;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < units.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{size:.0} B")
+    } else {
+        format!("{size:.1} {}", units[unit])
+    }
+}
+
+/// Seconds: 0.25 s, 12.3 s, 95 s.
+pub fn seconds(value: Value) -> String {
+    match number(&value) {
+        None => MISSING.to_owned(),
+        Some(v) if v < 10.0 => format!("{v:.2} s"),
+        Some(v) if v < 100.0 => format!("{v:.1} s"),
+        Some(v) => format!("{v:.0} s"),
+    }
 }
 
 /// Text safe inside a Markdown table cell: pipes escaped, newlines flattened.
@@ -102,5 +133,10 @@ mod tests {
         assert_eq!(ratio(Value::UNDEFINED), "—");
         assert_eq!(cell(Value::from("a|b\nc")), "a\\|b c");
         assert_eq!(with_separators("-1234.5"), "-1,234.5");
+        assert_eq!(bytes(Value::from(512)), "512 B");
+        assert_eq!(bytes(Value::from(12_595)), "12.3 KiB");
+        assert_eq!(bytes(Value::from(4 * 1024 * 1024)), "4.0 MiB");
+        assert_eq!(seconds(Value::from(0.25)), "0.25 s");
+        assert_eq!(seconds(Value::from(95.2)), "95.2 s");
     }
 }

@@ -1,32 +1,43 @@
-//! report.md: the run's data rendered through a minijinja template.
+//! report.md and its plots, rendered from a saved report folder through a minijinja template
+//! (the default one embedded here, or the manifest's `report.template`). Rendering reads only
+//! the folder's files, so `benchrig report` reproduces a committed report byte for byte.
 
+mod context;
+mod describe;
 pub mod filters;
 pub mod plots;
 
+use std::path::{Path, PathBuf};
+
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
-use serde::Serialize;
 
-use crate::assertions::AssertionOutcome;
-use crate::environment;
-use crate::manifest::{PhasePlan, StopCondition};
-use crate::output::{Export, RunData};
-use crate::results::{Metrics, VariantFailure};
+pub use context::{build as build_context, plot_paths, rps_points, ReportContext};
+pub use describe::{describe_load, describe_phase};
 
+use crate::output::SavedRun;
+
+/// Name of the embedded default template; custom templates extend or include it by this name.
+pub const DEFAULT_TEMPLATE_NAME: &str = "default.md.j2";
 const DEFAULT_TEMPLATE: &str = include_str!("default.md.j2");
 
-pub struct MarkdownReport;
-
-impl Export for MarkdownReport {
-    fn file_name(&self) -> &'static str {
-        "report.md"
-    }
-
-    fn render(&self, data: &RunData) -> anyhow::Result<Vec<u8>> {
-        Ok(render(data)?.into_bytes())
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0}")]
+    Data(String),
+    /// A template problem, located: "reports/x.md.j2:12: unknown filter `msx`".
+    #[error("{file}:{line}: {message}")]
+    Template {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Io(String),
 }
 
+/// The environment every report template renders in: the report filters, Markdown-friendly
+/// whitespace, and undefined values that render as nothing rather than fail.
 pub fn template_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
@@ -41,420 +52,379 @@ pub fn template_environment() -> Environment<'static> {
     env
 }
 
-pub fn render(data: &RunData) -> Result<String, minijinja::Error> {
+fn template_error(error: &minijinja::Error, custom: Option<&Path>) -> ReportError {
+    let name = error.name().unwrap_or(DEFAULT_TEMPLATE_NAME);
+    let file = match custom {
+        Some(path) if name != DEFAULT_TEMPLATE_NAME => path
+            .parent()
+            .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
+            .display()
+            .to_string(),
+        _ => format!("(built-in) {name}"),
+    };
+    ReportError::Template {
+        file,
+        line: error.line().unwrap_or(0),
+        message: error
+            .detail()
+            .map(|d| format!("{}: {d}", error.kind()))
+            .unwrap_or_else(|| error.kind().to_string()),
+    }
+}
+
+/// Renders report.md. `template`: a custom template file; others it includes are looked up
+/// beside it, and `default.md.j2` is the built-in one.
+pub fn render(data: &SavedRun, template: Option<&Path>) -> Result<String, ReportError> {
     let mut env = template_environment();
-    env.add_template("default.md.j2", DEFAULT_TEMPLATE)?;
+    let dir = template.and_then(Path::parent).map(Path::to_owned);
+    env.set_loader(move |name| {
+        if name == DEFAULT_TEMPLATE_NAME {
+            return Ok(Some(DEFAULT_TEMPLATE.to_owned()));
+        }
+        let Some(dir) = &dir else { return Ok(None) };
+        if name.split(['/', '\\']).any(|part| part == "..") {
+            return Ok(None);
+        }
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("cannot read template {name}: {e}"),
+            )),
+        }
+    });
+    let name = match template {
+        Some(path) => path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| ReportError::Data(format!("{} is not a template file", path.display())))?
+            .to_owned(),
+        None => DEFAULT_TEMPLATE_NAME.to_owned(),
+    };
     let context = Value::from(Serde(build_context(data)));
-    env.get_template("default.md.j2")?.render(context)
+    env.get_template(&name)
+        .and_then(|t| t.render(context))
+        .map_err(|e| template_error(&e, template))
 }
 
-#[derive(Serialize)]
-struct Context<'a> {
-    name: &'a str,
-    description: &'a str,
-    manifest: String,
-    environment: &'a environment::Environment,
-    phases: Vec<PhaseSection<'a>>,
-    warmup: Option<String>,
-    setup: Vec<String>,
-    variants: Vec<VariantRow<'a>>,
-    failures: Vec<VariantRow<'a>>,
-    requests: Vec<RequestRow<'a>>,
-    assertions: &'a [AssertionOutcome],
-    assertions_failed: usize,
-    failed_variants: usize,
-    stop_grace: String,
-}
-
-#[derive(Serialize)]
-struct PhaseSection<'a> {
-    name: &'a str,
-    description: String,
-    /// One sentence naming the fastest variant and its margin; none with a single variant.
-    verdict: Option<String>,
-    rows: Vec<ResultRow<'a>>,
-    /// Per request name; empty when the experiment has a single request.
-    by_request: Vec<RequestResultRow<'a>>,
-}
-
-#[derive(Serialize)]
-struct ResultRow<'a> {
-    variant: &'a str,
-    metrics: Option<&'a Metrics>,
-    /// Requests/s relative to the fastest variant of the phase.
-    relative: Option<f64>,
-    errors: String,
-    failure: Option<String>,
-}
-
-#[derive(Serialize)]
-struct RequestResultRow<'a> {
-    variant: &'a str,
-    request: &'a str,
-    metrics: &'a Metrics,
-}
-
-#[derive(Serialize, Clone)]
-struct VariantRow<'a> {
-    name: &'a str,
-    /// As written in the manifest, placeholders kept, so reports diff cleanly between runs.
-    command: String,
-    port: u16,
-    ready_after: String,
-    status: String,
-    failure: Option<&'a VariantFailure>,
-}
-
-#[derive(Serialize)]
-struct RequestRow<'a> {
-    name: &'a str,
-    method: &'a str,
-    path: &'a str,
-    weight: u32,
-    body_bytes: usize,
-}
-
-/// "for 10s" or "200 requests".
-pub fn describe_stop(phase: &PhasePlan) -> String {
-    match phase.stop {
-        StopCondition::Duration(d) => format!("for {}", humantime::format_duration(d)),
-        StopCondition::Iterations(n) => format!("{n} requests"),
-    }
-}
-
-/// "closed model, 50 VUs, for 10s" and the like.
-pub fn describe_phase(phase: &PhasePlan) -> String {
-    let vus = if phase.vus == 1 {
-        "1 virtual user".to_owned()
-    } else {
-        format!("{} virtual users", phase.vus)
-    };
-    let stop = match phase.stop {
-        StopCondition::Duration(d) => format!("for {}", humantime::format_duration(d)),
-        StopCondition::Iterations(n) => format!("{n} requests shared between them"),
-    };
-    let think = phase
-        .think
-        .map(|t| {
-            format!(
-                ", each pausing {} between requests",
-                humantime::format_duration(t)
-            )
-        })
-        .unwrap_or_default();
-    format!("Closed model: {vus}, {stop}{think}.")
-}
-
-fn describe_errors(m: &Metrics) -> String {
-    if m.errors == 0 {
-        return "0".to_owned();
-    }
-    let parts: Vec<String> = [
-        ("connect", m.errors_connect),
-        ("timeout", m.errors_timeout),
-        ("reset", m.errors_reset),
-        ("other", m.errors_other),
-        ("http ≥400", m.errors_http),
-    ]
-    .iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(name, n)| format!("{name} {n}"))
-    .collect();
-    format!("{} ({})", m.errors, parts.join(", "))
-}
-
-/// "**a** served the most requests/s: 1.39× **b** (78,706.0 vs 56,543.2), p99 1.60 vs 2.45 ms."
-fn verdict(data: &RunData, phase: &str) -> Option<String> {
-    let mut ranked: Vec<(&str, &Metrics)> = data
-        .variants
-        .iter()
-        .filter_map(|v| v.phase(phase).map(|p| (v.name.as_str(), &p.metrics)))
-        .collect();
-    ranked.sort_by(|a, b| b.1.rps.total_cmp(&a.1.rps));
-    let [(best, top), (second, next), ..] = ranked.as_slice() else {
-        return None;
-    };
-    if next.rps <= 0.0 {
-        return Some(format!("Only **{best}** completed requests."));
-    }
-    let p99 = match (top.p99_ms, next.p99_ms) {
-        (Some(a), Some(b)) => format!(
-            ", p99 {} vs {} ms",
-            filters::ms(Value::from(a)),
-            filters::ms(Value::from(b))
-        ),
-        _ => String::new(),
-    };
-    Some(format!(
-        "**{best}** served the most requests/s: {} **{second}** ({} vs {}){p99}.",
-        filters::ratio(Value::from(top.rps / next.rps)),
-        filters::rate(Value::from(top.rps)),
-        filters::rate(Value::from(next.rps)),
-    ))
-}
-
-fn build_context<'a>(data: &'a RunData) -> Context<'a> {
-    let plan = data.plan;
-    let phases = plan
-        .phases
-        .iter()
-        .map(|phase| {
-            let best = data
-                .variants
-                .iter()
-                .filter_map(|v| v.phase(&phase.name))
-                .map(|p| p.metrics.rps)
-                .fold(0.0, f64::max);
-            let rows = data
-                .variants
-                .iter()
-                .map(|v| {
-                    let result = v.phase(&phase.name);
-                    ResultRow {
-                        variant: &v.name,
-                        metrics: result.map(|r| &r.metrics),
-                        relative: result.filter(|_| best > 0.0).map(|r| r.metrics.rps / best),
-                        errors: result
-                            .map(|r| describe_errors(&r.metrics))
-                            .unwrap_or_default(),
-                        failure: v
-                            .failure
-                            .as_ref()
-                            .filter(|_| result.is_none())
-                            .map(|f| f.reason.clone()),
-                    }
-                })
-                .collect();
-            let by_request = if plan.requests.len() > 1 {
-                data.variants
-                    .iter()
-                    .filter_map(|v| v.phase(&phase.name).map(|r| (v, r)))
-                    .flat_map(|(v, r)| {
-                        r.by_request.iter().map(move |req| RequestResultRow {
-                            variant: &v.name,
-                            request: &req.request,
-                            metrics: &req.metrics,
-                        })
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            PhaseSection {
-                name: &phase.name,
-                description: describe_phase(phase),
-                verdict: verdict(data, &phase.name),
-                rows,
-                by_request,
-            }
-        })
-        .collect();
-
-    let variants: Vec<VariantRow> = data
-        .variants
-        .iter()
-        .zip(&plan.variants)
-        .map(|(v, planned)| VariantRow {
-            name: &v.name,
-            command: shell_words::join(&planned.command),
-            port: v.port,
-            ready_after: v
-                .ready_after_s
-                .map(|s| format!("{:.2} s", s))
-                .unwrap_or_else(|| "—".to_owned()),
-            status: match (&v.failure, &v.stop_note) {
-                (Some(f), _) => format!("failed during {}: {}", f.stage, f.reason),
-                (None, Some(note)) => format!("ok; {note}"),
-                (None, None) => "ok".to_owned(),
-            },
-            failure: v.failure.as_ref(),
-        })
-        .collect();
-    let failures: Vec<VariantRow> = variants
-        .iter()
-        .filter(|v| v.failure.is_some())
-        .cloned()
-        .collect();
-
-    let mut graces: Vec<_> = plan.variants.iter().map(|v| v.stop_grace).collect();
-    graces.dedup();
-    let stop_grace = match graces.as_slice() {
-        [one] => humantime::format_duration(*one).to_string(),
-        _ => "its stop grace period".to_owned(),
-    };
-
-    Context {
-        name: &plan.name,
-        description: plan.description.trim(),
-        manifest: plan.manifest_path.display().to_string(),
-        environment: data.environment,
-        phases,
-        warmup: plan.warmup.as_ref().map(|w| {
-            describe_phase(w)
-                .trim_start_matches("Closed model: ")
-                .trim_end_matches('.')
-                .to_owned()
-        }),
-        setup: plan.setup.iter().map(shell_words::join).collect(),
-        failed_variants: failures.len(),
-        variants,
-        failures,
-        requests: plan
-            .requests
+/// The SVG plots of the report: (path inside the folder, SVG text).
+pub fn render_plots(data: &SavedRun) -> Result<Vec<(String, String)>, ReportError> {
+    let mut files = Vec::new();
+    for phase in &data.record.phases {
+        let (latency_path, rps_path) = plot_paths(&phase.name);
+        let latency: Vec<plots::Series> = data
+            .record
+            .variants
             .iter()
-            .map(|r| RequestRow {
-                name: &r.name,
-                method: r.method.as_str(),
-                path: &r.path,
-                weight: r.weight,
-                body_bytes: r.body.len(),
+            .filter_map(|v| {
+                // The first trial of each variant; other trials are in the histogram log.
+                let h = data.histograms.iter().find(|h| {
+                    h.tag.variant == v.name && h.tag.phase == phase.name && h.tag.request.is_none()
+                })?;
+                Some(plots::Series {
+                    name: v.name.clone(),
+                    points: plots::percentile_points(&h.histogram),
+                })
             })
-            .collect(),
-        assertions: data.assertions,
-        assertions_failed: data.assertions.iter().filter(|a| !a.passed).count(),
-        stop_grace,
+            .collect();
+        if !latency.is_empty() {
+            let title = format!("{}: latency by percentile", phase.name);
+            files.push((
+                latency_path,
+                plots::latency_spectrum_svg(&title, &latency).map_err(ReportError::Data)?,
+            ));
+        }
+        let rps: Vec<plots::Series> = data
+            .record
+            .variants
+            .iter()
+            .filter_map(|v| {
+                let points = rps_points(data, &v.name, &phase.name);
+                (!points.is_empty()).then(|| plots::Series {
+                    name: v.name.clone(),
+                    points,
+                })
+            })
+            .collect();
+        if !rps.is_empty() {
+            let title = format!("{}: requests per second", phase.name);
+            files.push((
+                rps_path,
+                plots::rps_over_time_svg(&title, &rps).map_err(ReportError::Data)?,
+            ));
+        }
     }
+    Ok(files)
+}
+
+/// Renders report.md and the plots of the report folder `dir` from its saved files. Each file
+/// is written beside its final name and renamed into place, so a failure leaves the previous
+/// one intact. `template_base`: where a relative custom template path starts.
+pub fn write_report(dir: &Path, template_base: &Path) -> Result<PathBuf, ReportError> {
+    let data = SavedRun::load(dir).map_err(ReportError::Data)?;
+    let template = data
+        .record
+        .experiment
+        .template
+        .as_ref()
+        .map(|t| template_base.join(t));
+    if let Some(path) = &template {
+        if !path.is_file() {
+            return Err(ReportError::Data(format!(
+                "the report template {} does not exist",
+                path.display()
+            )));
+        }
+    }
+    let markdown = render(&data, template.as_deref())?;
+    let plots = render_plots(&data)?;
+    let io =
+        |e: std::io::Error| ReportError::Io(format!("cannot write into {}: {e}", dir.display()));
+    std::fs::create_dir_all(dir.join("plots")).map_err(io)?;
+    for (path, svg) in &plots {
+        write_atomically(&dir.join(path), svg.as_bytes()).map_err(io)?;
+    }
+    let report = dir.join("report.md");
+    write_atomically(&report, markdown.as_bytes()).map_err(io)?;
+    Ok(report)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::time::Duration;
 
     use super::*;
-    use crate::manifest::{parse_str, Plan};
-    use crate::results::{PhaseResult, Tally, VariantResult};
+    use crate::assertions::AssertionOutcome;
+    use crate::output::hlog::{HistogramTag, TaggedHistogram};
+    use crate::output::{MetricsRow, RunRecord, TimeseriesRow};
+    use crate::results::{Metrics, SecondStats, Tally};
 
-    fn plan() -> Plan {
-        let text = r#"
-name: demo
-description: Does a second thread help?
-setup: [[cargo, build, --release]]
-variants:
-  - { name: fast, command: [server, --port, "{{ port }}"] }
-  - { name: slow, command: [server, --port, "{{ port }}", --slow] }
-  - { name: broken, command: [server, --broken] }
-warmup: { vus: 2, duration: 1s }
-phases:
-  - { name: main, vus: 10, duration: 5s }
-requests:
-  - { name: hello, path: /hello, weight: 3 }
-  - { name: "odd|name", method: POST, path: /items/x, body: "{}" }
-"#;
-        let manifest = parse_str(text, Path::new("experiments/demo.yaml")).unwrap();
-        Plan::from_manifest(manifest, Path::new("experiments/demo.yaml"), Path::new(".")).unwrap()
-    }
-
-    fn variant(name: &str, latency_ms: u64, requests: u64) -> VariantResult {
+    fn metrics(latency_ms: u64, requests: u64, seconds: u64) -> (Metrics, Tally) {
         let mut tally = Tally::new();
-        for _ in 0..requests {
-            tally.record_response(latency_ms * 1000, 200, 12);
+        for i in 0..requests {
+            tally.record_response(latency_ms * 1000 + i % 7 * 10, 200, 12);
         }
-        let recording = crate::results::PhaseRecording {
-            elapsed: Duration::from_secs(5),
-            by_request: vec![("hello".into(), tally), ("odd|name".into(), Tally::new())],
-        };
-        VariantResult {
-            name: name.into(),
-            argv: vec!["server".into(), "--port".into(), "4000".into()],
-            port: 4000,
-            ready_after_s: Some(0.25),
-            phases: vec![PhaseResult::from_recording("main", 1, &recording)],
-            failure: None,
-            stop_note: None,
-        }
+        let m = Metrics::from_tally(&tally, Duration::from_secs(seconds), None);
+        (m, tally)
     }
 
-    fn render_demo() -> String {
-        let plan = plan();
-        let mut broken = variant("broken", 1, 0);
-        broken.phases.clear();
-        broken.ready_after_s = None;
-        broken.failure = Some(VariantFailure {
-            stage: "ready".into(),
-            reason: "exited with status 3 before becoming ready".into(),
-            log_tail: "fatal: address in use".into(),
-        });
-        let variants = vec![variant("fast", 2, 1000), variant("slow", 8, 250), broken];
-        let assertions = crate::assertions::evaluate(
-            &[crate::manifest::Assertion {
-                expect: "p99_ms < 5".into(),
-                variant: None,
-                phase: None,
-            }],
-            &variants,
-            &["main".to_owned()],
-        );
-        let environment = environment::Environment {
-            date: "2026-01-01T00:00:00Z".into(),
-            benchrig_version: "0.0.0".into(),
-            cpu_model: "Test CPU".into(),
-            cores: 2,
-            memory_gib: 4.0,
-            kernel: "6.0".into(),
-            os: "TestOS".into(),
+    /// A saved run with a fast variant, a slow one and one that failed to start.
+    fn saved_run() -> SavedRun {
+        let record: RunRecord = serde_json::from_value(serde_json::json!({
+            "format": 1,
+            "experiment": {
+                "name": "demo",
+                "description": "Does a second thread help?",
+                "manifest": "experiments/demo.yaml",
+                "manifest_sha256": "0123456789abcdef0123456789abcdef",
+                "baseline": null,
+                "template": null
+            },
+            "environment": {
+                "date": "2026-01-01T00:00:00Z", "benchrig_version": "0.0.0",
+                "git_commit": "abcdef0123456789", "git_dirty": false,
+                "cpu_model": "Test CPU", "cores": 2, "memory_gib": 4.0,
+                "kernel": "6.0", "os": "TestOS", "rustc": "rustc 1.0.0",
+                "python": [{ "venv": "servers/python/.venv", "version": "Python 3.11.7", "packages": ["flask==3.1.3"] }]
+            },
+            "setup": ["cargo build --release"],
+            "variants": [
+                { "name": "fast", "command": "server --port '{{ port }}'", "argv": ["server", "--port", "4000"], "port": 4000,
+                  "env": { "API_TOKEN": "(masked)" }, "ready_after_s": 0.25, "stop_grace": "5s", "failure": null, "stop_note": null },
+                { "name": "slow", "command": "server --port '{{ port }}' --slow", "argv": [], "port": 4001,
+                  "env": {}, "ready_after_s": 0.5, "stop_grace": "5s", "failure": null, "stop_note": "did not exit within 5s of SIGTERM and was killed" },
+                { "name": "broken", "command": "server --broken", "argv": [], "port": 4002, "env": {}, "ready_after_s": null,
+                  "stop_grace": "5s", "failure": { "stage": "ready", "reason": "exited with status 3 before becoming ready", "log_tail": "fatal: address in use" },
+                  "stop_note": null }
+            ],
+            "warmup": "2 VUs for 1s",
+            "phases": [{ "name": "main", "description": "Closed model: 10 virtual users, for 5s.", "load": "10 VUs for 5s", "open": false }],
+            "requests": [
+                { "name": "hello", "method": "GET", "path": "/hello", "weight": 3, "body_bytes": 0 },
+                { "name": "odd|name", "method": "POST", "path": "/items/x", "weight": 1, "body_bytes": 2 }
+            ],
+            "assertions": []
+        }))
+        .unwrap();
+        let (fast, fast_tally) = metrics(2, 1000, 5);
+        let (slow, slow_tally) = metrics(8, 250, 5);
+        let row = |variant: &str, request: Option<&str>, metrics: &Metrics| MetricsRow {
+            variant: variant.into(),
+            phase: "main".into(),
+            trial: 1,
+            request: request.map(str::to_owned),
+            metrics: metrics.clone(),
         };
-        render(&RunData {
-            plan: &plan,
-            variants: &variants,
-            assertions: &assertions,
-            environment: &environment,
-        })
-        .unwrap()
+        let assertions = vec![
+            AssertionOutcome {
+                expect: "p99_ms < 5".into(),
+                variant: "fast".into(),
+                phase: "main".into(),
+                passed: true,
+                detail: "p99_ms = 2.06".into(),
+            },
+            AssertionOutcome {
+                expect: "p99_ms < 5".into(),
+                variant: "slow".into(),
+                phase: "main".into(),
+                passed: false,
+                detail: "p99_ms = 8.06".into(),
+            },
+        ];
+        let histogram = |variant: &str, tally: &Tally| TaggedHistogram {
+            tag: HistogramTag {
+                variant: variant.into(),
+                phase: "main".into(),
+                trial: 1,
+                request: None,
+            },
+            start: Duration::ZERO,
+            length: Duration::from_secs(5),
+            histogram: tally.latency.clone(),
+        };
+        let seconds = |variant: &str, per_second: u64| -> Vec<TimeseriesRow> {
+            (0..5)
+                .map(|s| TimeseriesRow {
+                    variant: variant.into(),
+                    phase: "main".into(),
+                    trial: 1,
+                    second: SecondStats {
+                        second: s,
+                        requests: per_second,
+                        errors: 0,
+                        p50_ms: Some(2.0),
+                        p99_ms: Some(3.0),
+                    },
+                })
+                .collect()
+        };
+        SavedRun {
+            record: RunRecord {
+                assertions,
+                ..record
+            },
+            results: vec![row("fast", None, &fast), row("slow", None, &slow)],
+            by_request: vec![
+                row("fast", Some("hello"), &fast),
+                row(
+                    "fast",
+                    Some("odd|name"),
+                    &Metrics::from_tally(&Tally::new(), Duration::from_secs(5), None),
+                ),
+            ],
+            timeline: [seconds("fast", 200), seconds("slow", 50)].concat(),
+            histograms: vec![
+                histogram("fast", &fast_tally),
+                histogram("slow", &slow_tally),
+            ],
+        }
     }
 
     #[test]
-    fn renders_tables_verdict_assertions_and_failures() {
-        let report = render_demo();
-        let expected_lines = [
-            "# demo",
-            "Does a second thread help?",
-            "> **1 variant failed, 2 of 3 assertion checks failed** — see below.",
-            "Closed model: 10 virtual users, for 5s. **fast** served the most requests/s: 4.00× **slow** (200.0 vs 50.0), p99 2.00 vs 8.00 ms.",
-            "| fast | 1,000 | 200.0 | 1.00× | 100.00 % | 0 | 2.00 | 2.00 | 2.00 | 2.00 | 2.00 | 2.00 |",
-            "| slow | 250 | 50.0 | 0.25× | 100.00 % | 0 | 8.00 | 8.00 | 8.00 | 8.00 | 8.00 | 8.00 |",
-            "| broken | — | — | — | — | failed: exited with status 3 before becoming ready | — | — | — | — | — | — |",
-            "| fast | odd\\|name | 0 | 0.0 | 0.00 % | — | — | — | — |",
-            "| ✅ pass | `p99_ms < 5` | fast | main | p99_ms = 2 |",
-            "| ❌ fail | `p99_ms < 5` | slow | main | p99_ms = 8.003 |",
-            "### broken: failed during ready",
-            "fatal: address in use",
-            "| fast | `server --port '{{ port }}'` | 4000 | 0.25 s | ok |",
-            "- `cargo build --release`",
-            "Before its phases, each variant was warmed up with 2 virtual users, for 1s; the warm-up is not recorded.",
-        ];
-        let lines: Vec<&str> = report.lines().collect();
-        for expected in expected_lines {
-            assert!(
-                lines.contains(&expected),
-                "missing line {expected:?} in:\n{report}"
-            );
-        }
+    fn default_report_snapshot() {
+        let markdown = render(&saved_run(), None).unwrap();
+        insta::assert_snapshot!(markdown);
     }
 
     #[test]
     fn markdown_blocks_are_separated_by_blank_lines() {
-        let report = render_demo();
+        let report = render(&saved_run(), None).unwrap();
         let lines: Vec<&str> = report.lines().collect();
         for (i, line) in lines.iter().enumerate().skip(1) {
-            if line.starts_with('#') {
-                assert_eq!(lines[i - 1], "", "no blank line before {line:?}:\n{report}");
-            }
-            if line.starts_with("| variant |")
+            let block_start = line.starts_with('#')
+                || line.starts_with("| variant |")
                 || line.starts_with("| result |")
                 || line.starts_with("| name |")
-            {
-                assert_eq!(
-                    lines[i - 1],
-                    "",
-                    "no blank line before the table at {line:?}:\n{report}"
-                );
+                || line.starts_with("| |");
+            if block_start {
+                assert_eq!(lines[i - 1], "", "no blank line before {line:?}:\n{report}");
             }
         }
-        assert!(report.ends_with("(not committed)\n"));
+        assert!(
+            report.ends_with('\n') && !report.ends_with("\n\n"),
+            "one final newline"
+        );
         assert!(
             !report.contains("\n\n\n"),
             "no runs of blank lines:\n{report}"
+        );
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let run = saved_run();
+        assert_eq!(render(&run, None).unwrap(), render(&run, None).unwrap());
+        let plots = render_plots(&run).unwrap();
+        assert_eq!(plots, render_plots(&run).unwrap());
+        let names: Vec<&str> = plots.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["plots/main-latency.svg", "plots/main-rps.svg"]);
+    }
+
+    #[test]
+    fn a_baseline_changes_the_comparison() {
+        let mut run = saved_run();
+        run.record.experiment.baseline = Some("slow".into());
+        let report = render(&run, None).unwrap();
+        assert!(
+            report.contains("| variant | requests | req/s | vs slow |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| fast | 1,000 | 200.0 | 4.00× |"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn template_errors_name_the_template_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("custom.md.j2");
+        std::fs::write(
+            &template,
+            "# {{ name }}\n\n{% for p in phases %}\n{{ p.name | nosuchfilter }}\n{% endfor %}\n",
+        )
+        .unwrap();
+        let err = render(&saved_run(), Some(&template))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{}:4:", template.display())),
+            "{err}"
+        );
+        assert!(err.contains("nosuchfilter"), "{err}");
+        std::fs::write(&template, "line one\n{% if %}\n").unwrap();
+        let err = render(&saved_run(), Some(&template))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{}:2:", template.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn custom_templates_extend_the_default_and_use_the_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("custom.md.j2");
+        std::fs::write(
+            &template,
+            "{% extends \"default.md.j2\" %}\n{% block description %}Custom: {{ phases[0].rows[0].metrics.p50_ms | ms }} ms, {{ 1536 | bytes }}.\n\n{% endblock %}\n{% block environment %}{% endblock %}\n",
+        )
+        .unwrap();
+        let report = render(&saved_run(), Some(&template)).unwrap();
+        assert!(report.contains("Custom: 2.03 ms, 1.5 KiB."), "{report}");
+        assert!(report.contains("### main"), "the default blocks remain");
+        assert!(
+            !report.contains("## Environment"),
+            "the overridden block is gone"
         );
     }
 }

@@ -100,11 +100,54 @@ pub fn latency_spectrum_svg(title: &str, series: &[Series]) -> Result<String, St
     let x_ticks: Vec<(f64, String)> = (0..=x_end as u32)
         .map(|k| (f64::from(k), nines_label(k)))
         .collect();
-    let y = linear_axis(max_ms * HEADROOM, Y_TICKS_TARGET);
+    // A tail two decades above the body flattens the body against a linear axis; decades
+    // keep both readable.
+    let min_ms = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .filter(|ms| *ms > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let (lines, y, y_desc) = if max_ms > 0.0 && min_ms.is_finite() && max_ms / min_ms >= 100.0 {
+        // Histograms resolve 1 µs; beyond a dozen decades values are off any useful scale.
+        let low = min_ms.log10().floor().max(-3.0);
+        let high = (max_ms * HEADROOM)
+            .log10()
+            .ceil()
+            .clamp(low + 1.0, low + 12.0);
+        let decades = high - low;
+        let lines = lines
+            .into_iter()
+            .map(|line| Line {
+                points: line
+                    .points
+                    .into_iter()
+                    .map(|(x, ms)| (x, (ms.max(10f64.powf(low)).log10() - low).min(decades)))
+                    .collect(),
+                ..line
+            })
+            .collect();
+        let ticks = (0..=decades as u32)
+            .map(|k| (f64::from(k), decade_label(low + f64::from(k))))
+            .collect();
+        (
+            lines,
+            Axis {
+                end: decades,
+                ticks,
+            },
+            "latency (ms, log scale)",
+        )
+    } else {
+        (
+            lines,
+            linear_axis(max_ms * HEADROOM, Y_TICKS_TARGET),
+            "latency (ms)",
+        )
+    };
     render(&Plot {
         title,
         x_desc: "percentile (log scale)",
-        y_desc: "latency (ms)",
+        y_desc,
         x: Axis {
             end: x_end,
             ticks: x_ticks,
@@ -198,6 +241,16 @@ fn color(index: usize) -> RGBColor {
 }
 
 /// "0%", "90%", "99%", "99.9%", … for k nines.
+/// "0.01", "0.1", "1", "10", "1,000" for the decade 10^exponent.
+fn decade_label(exponent: f64) -> String {
+    let value = 10f64.powf(exponent);
+    if exponent < 0.0 {
+        format!("{:.*}", (-exponent) as usize, value)
+    } else {
+        group_thousands(&format!("{value:.0}"))
+    }
+}
+
 fn nines_label(k: u32) -> String {
     match k {
         0 => "0%".to_string(),
@@ -658,7 +711,12 @@ mod tests {
         assert_svg(&svg);
         assert_eq!(polylines(&svg), 2);
         let texts = texts(&svg);
-        for expected in ["fast", "slow", "Latency — closed-50", "latency (ms)"] {
+        for expected in [
+            "fast",
+            "slow",
+            "Latency — closed-50",
+            "latency (ms, log scale)",
+        ] {
             assert!(
                 texts.iter().any(|t| t == expected),
                 "{expected} in {texts:?}"
@@ -796,6 +854,33 @@ mod tests {
             "{:?}",
             texts(&svg)
         );
+    }
+
+    #[test]
+    fn a_long_tail_gets_a_log_latency_axis() {
+        let body_and_tail = series(
+            "tail",
+            vec![(0.0, 0.3), (50.0, 0.6), (99.0, 2.0), (100.0, 250.0)],
+        );
+        let svg = latency_spectrum_svg("t", &[body_and_tail]).unwrap();
+        assert!(
+            svg.contains("latency (ms, log scale)"),
+            "decades for a 0.3–250 ms spread"
+        );
+        for label in ["0.1", "1", "10", "100", "1,000"] {
+            assert!(
+                texts(&svg).iter().any(|t| t == label),
+                "missing tick {label}"
+            );
+        }
+        let narrow = series("narrow", vec![(0.0, 1.0), (100.0, 5.0)]);
+        let svg = latency_spectrum_svg("t", &[narrow]).unwrap();
+        assert!(
+            svg.contains("latency (ms)") && !svg.contains("log scale)<"),
+            "linear for a narrow spread"
+        );
+        assert_eq!(decade_label(-2.0), "0.01");
+        assert_eq!(decade_label(3.0), "1,000");
     }
 
     #[test]

@@ -8,14 +8,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use tally::{ErrorClass, Tally, TransportErrors};
+pub use tally::{ErrorClass, SecondTally, Tally, Timeline, TransportErrors, LAG_THRESHOLD_US};
 
-/// What one phase recorded against one variant: a tally per request name, and the measured
-/// wall time from the phase's start until its last request completed.
+/// What one phase recorded against one variant: a tally per request name, the per-second
+/// timeline, and the measured wall time from the phase's start until its last request
+/// completed.
 #[derive(Debug, Clone)]
 pub struct PhaseRecording {
     pub elapsed: Duration,
     pub by_request: Vec<(String, Tally)>,
+    pub timeline: Timeline,
+    /// Open model: the requests per second the schedule asked for, on average.
+    pub offered_rps: Option<f64>,
 }
 
 impl PhaseRecording {
@@ -52,11 +56,22 @@ pub const METRIC_NAMES: &[&str] = &[
     "errors_reset",
     "errors_other",
     "errors_http",
+    "dropped",
+    "lagged",
+    "target_rps",
+    "lag_p99_ms",
+    "lag_max_ms",
+    "service_p50_ms",
+    "service_p99_ms",
 ];
 
-/// Metrics that only exist when at least one response arrived.
-pub const LATENCY_METRICS: &[&str] = &[
-    "mean_ms", "min_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms",
+/// Metrics that only exist in open-model phases.
+pub const OPEN_MODEL_METRICS: &[&str] = &[
+    "target_rps",
+    "lag_p99_ms",
+    "lag_max_ms",
+    "service_p50_ms",
+    "service_p99_ms",
 ];
 
 /// Summary statistics of one variant × phase (or of one request name within it).
@@ -87,12 +102,24 @@ pub struct Metrics {
     pub errors_reset: u64,
     pub errors_other: u64,
     pub errors_http: u64,
+    /// Open model: requests not sent because `max_in_flight` were outstanding.
+    pub dropped: u64,
+    /// Open model: requests sent more than 2 ms after their intended time.
+    pub lagged: u64,
+    /// Open model: the average rate the schedule asked for.
+    pub target_rps: Option<f64>,
+    /// Open model: how late requests were sent (p99 and max), in ms.
+    pub lag_p99_ms: Option<f64>,
+    pub lag_max_ms: Option<f64>,
+    /// Open model: from the actual send to the end of the response, in ms.
+    pub service_p50_ms: Option<f64>,
+    pub service_p99_ms: Option<f64>,
     /// Responses per HTTP status code.
     pub statuses: BTreeMap<u16, u64>,
 }
 
 impl Metrics {
-    pub fn from_tally(tally: &Tally, elapsed: Duration) -> Metrics {
+    pub fn from_tally(tally: &Tally, elapsed: Duration, offered_rps: Option<f64>) -> Metrics {
         let requests = tally.requests();
         let errors = tally.errors();
         let duration_s = elapsed.as_secs_f64();
@@ -131,6 +158,29 @@ impl Metrics {
             errors_reset: tally.transport_errors.get(ErrorClass::Reset),
             errors_other: tally.transport_errors.get(ErrorClass::Other),
             errors_http: tally.http_errors(),
+            dropped: tally.dropped,
+            lagged: tally.lagged,
+            target_rps: offered_rps,
+            lag_p99_ms: tally
+                .lag
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(0.99) as f64 / 1000.0),
+            lag_max_ms: tally
+                .lag
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.max() as f64 / 1000.0),
+            service_p50_ms: tally
+                .service
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(0.5) as f64 / 1000.0),
+            service_p99_ms: tally
+                .service
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(0.99) as f64 / 1000.0),
             statuses: tally.statuses.clone(),
         }
     }
@@ -144,6 +194,32 @@ pub struct PhaseResult {
     pub metrics: Metrics,
     /// Per request name, in manifest order.
     pub by_request: Vec<RequestMetrics>,
+    /// Per second of the phase, by completion time.
+    pub timeline: Vec<SecondStats>,
+    /// Latency histograms (µs) of all requests and of each request name, for the histogram log.
+    #[serde(skip)]
+    pub histograms: PhaseHistograms,
+}
+
+/// The merged latency histograms of a phase and when it ran.
+#[derive(Debug, Clone, Default)]
+pub struct PhaseHistograms {
+    /// When the phase started, since the run started.
+    pub start: Duration,
+    pub length: Duration,
+    pub total: Option<hdrhistogram::Histogram<u64>>,
+    pub by_request: Vec<(String, hdrhistogram::Histogram<u64>)>,
+}
+
+/// One second of a phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecondStats {
+    /// Seconds since the phase started (0 = the first second).
+    pub second: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,17 +229,53 @@ pub struct RequestMetrics {
 }
 
 impl PhaseResult {
-    pub fn from_recording(phase: &str, trial: u32, recording: &PhaseRecording) -> PhaseResult {
+    /// `start`: when the phase started, since the run started.
+    pub fn from_recording(
+        phase: &str,
+        trial: u32,
+        start: Duration,
+        recording: &PhaseRecording,
+    ) -> PhaseResult {
+        let total = recording.total();
         PhaseResult {
+            histograms: PhaseHistograms {
+                start,
+                length: recording.elapsed,
+                total: Some(total.latency.clone()),
+                by_request: recording
+                    .by_request
+                    .iter()
+                    .map(|(name, tally)| (name.clone(), tally.latency.clone()))
+                    .collect(),
+            },
             phase: phase.to_owned(),
             trial,
-            metrics: Metrics::from_tally(&recording.total(), recording.elapsed),
+            metrics: Metrics::from_tally(&total, recording.elapsed, recording.offered_rps),
             by_request: recording
                 .by_request
                 .iter()
                 .map(|(name, tally)| RequestMetrics {
                     request: name.clone(),
-                    metrics: Metrics::from_tally(tally, recording.elapsed),
+                    metrics: Metrics::from_tally(tally, recording.elapsed, None),
+                })
+                .collect(),
+            timeline: recording
+                .timeline
+                .seconds
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let quantile = |q: f64| {
+                        Some(s.latency.value_at_quantile(q) as f64 / 1000.0)
+                            .filter(|_| !s.latency.is_empty())
+                    };
+                    SecondStats {
+                        second: i as u64,
+                        requests: s.requests,
+                        errors: s.errors,
+                        p50_ms: quantile(0.5),
+                        p99_ms: quantile(0.99),
+                    }
                 })
                 .collect(),
         }
@@ -171,7 +283,7 @@ impl PhaseResult {
 }
 
 /// Where a variant failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct VariantFailure {
     /// `start`, `ready`, or the name of the phase (or `warmup`) during which it exited.
     pub stage: String,
@@ -210,7 +322,7 @@ mod tests {
             tally.record_response(ms * 1000, 200, 10);
         }
         tally.record_error(ErrorClass::Reset);
-        let m = Metrics::from_tally(&tally, Duration::from_secs(2));
+        let m = Metrics::from_tally(&tally, Duration::from_secs(2), None);
         assert_eq!(m.requests, 101);
         assert_eq!(m.responses, 100);
         assert_eq!(m.errors, 1);
@@ -231,12 +343,12 @@ mod tests {
     fn no_responses_means_no_latency_and_no_division_by_zero() {
         let mut tally = Tally::new();
         tally.record_error(ErrorClass::Connect);
-        let m = Metrics::from_tally(&tally, Duration::ZERO);
+        let m = Metrics::from_tally(&tally, Duration::ZERO, None);
         assert_eq!(m.p99_ms, None);
         assert_eq!(m.mean_ms, None);
         assert_eq!(m.rps, 0.0);
         assert_eq!(m.error_rate, 1.0);
-        let empty = Metrics::from_tally(&Tally::new(), Duration::from_secs(1));
+        let empty = Metrics::from_tally(&Tally::new(), Duration::from_secs(1), None);
         assert_eq!(empty.error_rate, 0.0);
         assert_eq!(empty.success_rate, 0.0);
     }
@@ -244,7 +356,7 @@ mod tests {
     #[test]
     fn metric_names_match_the_serialized_fields() {
         let value =
-            serde_json::to_value(Metrics::from_tally(&Tally::new(), Duration::ZERO)).unwrap();
+            serde_json::to_value(Metrics::from_tally(&Tally::new(), Duration::ZERO, None)).unwrap();
         let fields: Vec<&str> = value
             .as_object()
             .unwrap()

@@ -55,14 +55,40 @@ impl TransportErrors {
     }
 }
 
+/// Requests sent later than this after their intended time count as lagged: the load
+/// generator fell behind its schedule (tokio timers alone account for up to about 1 ms).
+pub const LAG_THRESHOLD_US: u64 = 2_000;
+
 #[derive(Debug, Clone)]
 pub struct Tally {
-    /// Latency of every request that got a complete response, whatever its status.
+    /// Latency of every request that got a complete response, whatever its status: from the
+    /// intended send time in the open model, from the actual send in the closed model.
     pub latency: Histogram<u64>,
+    /// Open model only: from the actual send to the end of the response.
+    pub service: Option<Histogram<u64>>,
+    /// Open model only: how late each request was sent after its intended time.
+    pub lag: Option<Histogram<u64>>,
     pub statuses: BTreeMap<u16, u64>,
     pub transport_errors: TransportErrors,
     /// Response body bytes received.
     pub bytes: u64,
+    /// Open model: requests not sent because `max_in_flight` were outstanding.
+    pub dropped: u64,
+    /// Open model: requests sent more than LAG_THRESHOLD_US after their intended time.
+    pub lagged: u64,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_TRACKABLE_US, SIGNIFICANT_DIGITS)
+        .expect("valid histogram bounds")
+}
+
+fn merge_optional(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
+    if let Some(from) = from {
+        into.get_or_insert_with(histogram)
+            .add(from)
+            .expect("histograms with the same bounds merge");
+    }
 }
 
 impl Default for Tally {
@@ -74,12 +100,34 @@ impl Default for Tally {
 impl Tally {
     pub fn new() -> Self {
         Tally {
-            latency: Histogram::new_with_bounds(1, HIGHEST_TRACKABLE_US, SIGNIFICANT_DIGITS)
-                .expect("valid histogram bounds"),
+            latency: histogram(),
+            service: None,
+            lag: None,
             statuses: BTreeMap::new(),
             transport_errors: TransportErrors::default(),
             bytes: 0,
+            dropped: 0,
+            lagged: 0,
         }
+    }
+
+    /// Open model: how late the request was sent, and how long the server took from then.
+    pub fn record_schedule(&mut self, lag_us: u64, service_us: Option<u64>) {
+        self.lag
+            .get_or_insert_with(histogram)
+            .saturating_record(lag_us);
+        if lag_us > LAG_THRESHOLD_US {
+            self.lagged += 1;
+        }
+        if let Some(us) = service_us {
+            self.service
+                .get_or_insert_with(histogram)
+                .saturating_record(us.max(1));
+        }
+    }
+
+    pub fn record_dropped(&mut self) {
+        self.dropped += 1;
     }
 
     pub fn record_response(&mut self, latency_us: u64, status: u16, bytes: u64) {
@@ -96,6 +144,10 @@ impl Tally {
         self.latency
             .add(&other.latency)
             .expect("histograms with the same bounds merge");
+        merge_optional(&mut self.service, &other.service);
+        merge_optional(&mut self.lag, &other.lag);
+        self.dropped += other.dropped;
+        self.lagged += other.lagged;
         for (status, n) in &other.statuses {
             *self.statuses.entry(*status).or_insert(0) += n;
         }
@@ -127,6 +179,63 @@ impl Tally {
     }
 }
 
+/// Per-second counts and latency of a phase, by the second in which requests completed.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub seconds: Vec<SecondTally>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecondTally {
+    pub requests: u64,
+    pub errors: u64,
+    /// Coarser than the phase histograms (2 significant digits): enough for a time series.
+    pub latency: Histogram<u32>,
+}
+
+impl SecondTally {
+    fn new() -> Self {
+        SecondTally {
+            requests: 0,
+            errors: 0,
+            latency: Histogram::new_with_bounds(1, HIGHEST_TRACKABLE_US, 2)
+                .expect("valid histogram bounds"),
+        }
+    }
+}
+
+impl Timeline {
+    fn second(&mut self, index: usize) -> &mut SecondTally {
+        if self.seconds.len() <= index {
+            self.seconds.resize_with(index + 1, SecondTally::new);
+        }
+        &mut self.seconds[index]
+    }
+
+    /// A request that completed `completed_us` after the phase start.
+    pub fn record(&mut self, completed_us: u64, latency_us: Option<u64>, error: bool) {
+        let second = self.second((completed_us / 1_000_000) as usize);
+        second.requests += 1;
+        if error {
+            second.errors += 1;
+        }
+        if let Some(us) = latency_us {
+            second.latency.saturating_record(us.max(1));
+        }
+    }
+
+    pub fn merge(&mut self, other: &Timeline) {
+        for (i, theirs) in other.seconds.iter().enumerate() {
+            let ours = self.second(i);
+            ours.requests += theirs.requests;
+            ours.errors += theirs.errors;
+            ours.latency
+                .add(&theirs.latency)
+                .expect("histograms with the same bounds merge");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +260,41 @@ mod tests {
         assert_eq!(a.transport_errors.get(ErrorClass::Timeout), 1);
         assert_eq!(a.transport_errors.get(ErrorClass::Connect), 1);
         assert_eq!(a.latency.len(), 4);
+        assert!(
+            a.service.is_none() && a.lag.is_none(),
+            "closed-model tallies stay lean"
+        );
+    }
+
+    #[test]
+    fn open_model_schedule_and_drops_merge() {
+        let mut a = Tally::new();
+        a.record_schedule(500, Some(1_000));
+        a.record_schedule(5_000, Some(2_000));
+        a.record_dropped();
+        let mut b = Tally::new();
+        b.record_schedule(3_000, None);
+        a.merge(&b);
+        assert_eq!(a.lag.as_ref().unwrap().len(), 3);
+        assert_eq!(a.service.as_ref().unwrap().len(), 2);
+        assert_eq!(
+            a.lagged, 2,
+            "5 ms and 3 ms are over the threshold, 0.5 ms is not"
+        );
+        assert_eq!(a.dropped, 1);
+    }
+
+    #[test]
+    fn timeline_buckets_by_completion_second() {
+        let mut t = Timeline::default();
+        t.record(100, Some(100), false);
+        t.record(999_999, Some(200), true);
+        t.record(2_500_000, None, true);
+        let mut other = Timeline::default();
+        other.record(1_000_000, Some(300), false);
+        t.merge(&other);
+        let counts: Vec<(u64, u64)> = t.seconds.iter().map(|s| (s.requests, s.errors)).collect();
+        assert_eq!(counts, [(2, 1), (1, 0), (1, 1)]);
+        assert_eq!(t.seconds[0].latency.len(), 2);
     }
 }

@@ -1,0 +1,221 @@
+//! run.json: what ran, where, and what the assertions found — everything the report needs
+//! besides the numbers in the CSVs and the histograms. Environment values are recorded only
+//! when the manifest lists them as safe, and values of secret-looking names never.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Export, RunData};
+use crate::assertions::AssertionOutcome;
+use crate::environment::Environment;
+use crate::report::{describe_load, describe_phase};
+use crate::results::VariantFailure;
+
+/// Version of the run.json layout.
+pub const RUN_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub format: u32,
+    pub experiment: ExperimentRecord,
+    pub environment: Environment,
+    pub setup: Vec<String>,
+    pub variants: Vec<VariantRecord>,
+    pub warmup: Option<String>,
+    pub phases: Vec<PhaseRecord>,
+    pub requests: Vec<RequestRecord>,
+    pub assertions: Vec<AssertionOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentRecord {
+    pub name: String,
+    pub description: String,
+    /// The manifest's path as given to `benchrig run`.
+    pub manifest: String,
+    pub manifest_sha256: String,
+    pub baseline: Option<String>,
+    /// A custom report template, relative to where benchrig ran.
+    pub template: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantRecord {
+    pub name: String,
+    /// The command as written in the manifest, placeholders kept.
+    pub command: String,
+    /// The command as run.
+    pub argv: Vec<String>,
+    pub port: u16,
+    /// Environment variables the manifest sets: safe values, or a note why not recorded.
+    pub env: BTreeMap<String, String>,
+    pub ready_after_s: Option<f64>,
+    pub stop_grace: String,
+    pub failure: Option<VariantFailure>,
+    pub stop_note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRecord {
+    pub name: String,
+    /// One or two sentences for the report.
+    pub description: String,
+    /// The load in a few words: "50 VUs for 10s".
+    pub load: String,
+    pub open: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub weight: u32,
+    pub body_bytes: usize,
+}
+
+/// Recorded in place of a value the manifest did not list in `report.safe_env`.
+pub const NOT_RECORDED: &str = "(not recorded: add the name to report.safe_env to record it)";
+/// Recorded in place of the value of a secret-looking name, listed or not.
+pub const MASKED: &str = "(masked)";
+
+/// Whether an environment variable's name suggests its value is a secret.
+pub fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "KEY",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "PWD",
+        "CREDENTIAL",
+        "AUTH",
+        "PRIVATE",
+        "COOKIE",
+        "SESSION",
+        "CERT",
+    ]
+    .iter()
+    .any(|word| upper.contains(word))
+}
+
+fn recorded_env(env: &BTreeMap<String, String>, safe: &[String]) -> BTreeMap<String, String> {
+    env.iter()
+        .map(|(name, value)| {
+            let shown = if looks_secret(name) {
+                MASKED.to_owned()
+            } else if safe.contains(name) {
+                value.clone()
+            } else {
+                NOT_RECORDED.to_owned()
+            };
+            (name.clone(), shown)
+        })
+        .collect()
+}
+
+impl RunRecord {
+    pub fn from_run(data: &RunData) -> RunRecord {
+        let plan = data.plan;
+        RunRecord {
+            format: RUN_FORMAT,
+            experiment: ExperimentRecord {
+                name: plan.name.clone(),
+                description: plan.description.trim().to_owned(),
+                manifest: plan.manifest_path.display().to_string(),
+                manifest_sha256: plan.manifest_sha256.clone(),
+                baseline: plan.baseline.clone(),
+                template: plan.report_template.as_ref().map(|t| {
+                    t.strip_prefix(&plan.workdir)
+                        .unwrap_or(t)
+                        .display()
+                        .to_string()
+                }),
+            },
+            environment: data.environment.clone(),
+            setup: plan.setup.iter().map(shell_words::join).collect(),
+            variants: data
+                .variants
+                .iter()
+                .zip(&plan.variants)
+                .map(|(result, planned)| VariantRecord {
+                    name: result.name.clone(),
+                    command: shell_words::join(&planned.command),
+                    argv: result.argv.clone(),
+                    port: result.port,
+                    env: recorded_env(&planned.env, &plan.safe_env),
+                    ready_after_s: result.ready_after_s.map(|s| (s * 1000.0).round() / 1000.0),
+                    stop_grace: humantime::format_duration(planned.stop_grace).to_string(),
+                    failure: result.failure.clone(),
+                    stop_note: result.stop_note.clone(),
+                })
+                .collect(),
+            warmup: plan.warmup.as_ref().map(describe_load),
+            phases: plan
+                .phases
+                .iter()
+                .map(|p| PhaseRecord {
+                    name: p.name.clone(),
+                    description: describe_phase(p),
+                    load: describe_load(p),
+                    open: p.load.is_open(),
+                })
+                .collect(),
+            requests: plan
+                .requests
+                .iter()
+                .map(|r| RequestRecord {
+                    name: r.name.clone(),
+                    method: r.method.to_string(),
+                    path: r.path.clone(),
+                    weight: r.weight,
+                    body_bytes: r.body.len(),
+                })
+                .collect(),
+            assertions: data.assertions.to_vec(),
+        }
+    }
+}
+
+pub struct RunJson;
+
+impl Export for RunJson {
+    fn file_name(&self) -> &'static str {
+        "run.json"
+    }
+
+    fn render(&self, data: &RunData) -> anyhow::Result<Vec<u8>> {
+        let mut bytes = serde_json::to_vec_pretty(&RunRecord::from_run(data))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_and_unlisted_values_left_out() {
+        let env: BTreeMap<String, String> = [
+            ("API_TOKEN", "t0ps3cret"),
+            ("DB_PASSWORD", "hunter2"),
+            ("DOWNSTREAM_URL", "http://127.0.0.1:9000"),
+            ("WORKERS", "4"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let safe = vec!["DOWNSTREAM_URL".to_owned(), "API_TOKEN".to_owned()];
+        let recorded = recorded_env(&env, &safe);
+        assert_eq!(
+            recorded["API_TOKEN"], MASKED,
+            "listed, but a secret by its name"
+        );
+        assert_eq!(recorded["DB_PASSWORD"], MASKED);
+        assert_eq!(recorded["DOWNSTREAM_URL"], "http://127.0.0.1:9000");
+        assert_eq!(recorded["WORKERS"], NOT_RECORDED);
+    }
+}

@@ -1,0 +1,77 @@
+//! timeseries.csv: one row per variant × phase × trial × second of the phase.
+
+use super::{Export, RunData};
+
+pub const TIMESERIES_HEADER: &[&str] = &[
+    "variant", "phase", "trial", "second", "requests", "errors", "p50_ms", "p99_ms",
+];
+
+pub struct TimeseriesCsv;
+
+impl Export for TimeseriesCsv {
+    fn file_name(&self) -> &'static str {
+        "timeseries.csv"
+    }
+
+    fn render(&self, data: &RunData) -> anyhow::Result<Vec<u8>> {
+        let ms = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.write_record(TIMESERIES_HEADER)?;
+        for variant in data.variants {
+            for phase in &variant.phases {
+                for second in &phase.timeline {
+                    csv.write_record([
+                        variant.name.clone(),
+                        phase.phase.clone(),
+                        phase.trial.to_string(),
+                        second.second.to_string(),
+                        second.requests.to_string(),
+                        second.errors.to_string(),
+                        ms(second.p50_ms),
+                        ms(second.p99_ms),
+                    ])?;
+                }
+            }
+        }
+        Ok(csv.into_inner()?)
+    }
+}
+
+/// One row of timeseries.csv.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeseriesRow {
+    pub variant: String,
+    pub phase: String,
+    pub trial: u32,
+    pub second: crate::results::SecondStats,
+}
+
+/// Reads timeseries.csv back.
+pub fn read_timeseries(path: &std::path::Path) -> Result<Vec<TimeseriesRow>, String> {
+    let context = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut reader = csv::Reader::from_path(path).map_err(|e| context(&e))?;
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| context(&e))?;
+        let field = |i: usize| record.get(i).unwrap_or("");
+        let bad = |what: &str| format!("{}: row {}: bad {what}", path.display(), line + 2);
+        let whole = |i: usize, what: &str| field(i).parse::<u64>().map_err(|_| bad(what));
+        let optional = |i: usize, what: &str| match field(i) {
+            "" => Ok(None),
+            v => v.parse::<f64>().map(Some).map_err(|_| bad(what)),
+        };
+        rows.push(TimeseriesRow {
+            variant: field(0).to_owned(),
+            phase: field(1).to_owned(),
+            trial: whole(2, "trial")? as u32,
+            second: crate::results::SecondStats {
+                second: whole(3, "second")?,
+                requests: whole(4, "requests")?,
+                errors: whole(5, "errors")?,
+                p50_ms: optional(6, "p50_ms")?,
+                p99_ms: optional(7, "p99_ms")?,
+            },
+        });
+    }
+    Ok(rows)
+}

@@ -1,0 +1,172 @@
+//! The load engine against the real hello-rs: accuracy of both models, the coordinated-omission
+//! gap, overload accounting, ramps, client settings, and what is recorded.
+
+mod support;
+
+use std::collections::HashMap;
+
+use support::{hello_rs, number, Experiment};
+
+fn stalling_server(name: &str) -> String {
+    format!(
+        "{{ name: {name}, command: [{}, --port, \"{{{{ port }}}}\", --threads, \"1\", --stall-every, 1s, --stall-for, 250ms], ready: {{ http: /health }} }}",
+        hello_rs()
+    )
+}
+
+#[test]
+fn a_20ms_sleep_measures_20_to_21_5_ms_in_both_models() {
+    let run = Experiment::new("sleep-accuracy")
+        .hello("hello", 2)
+        .phase("{ name: closed, vus: 5, duration: 2s }")
+        .phase("{ name: open, executor: open, rate: 100/s, duration: 2s }")
+        .request("{ path: \"/sleep?ms=20\" }")
+        .run();
+    run.expect_code(0);
+    for phase in ["closed", "open"] {
+        let p50 = number(&run.row("hello", phase), "p50_ms");
+        assert!((20.0..=21.5).contains(&p50), "{phase}: p50 was {p50} ms");
+    }
+    let open = run.row("hello", "open");
+    assert!(
+        (number(&open, "rps") - 100.0).abs() < 5.0,
+        "open rps {}",
+        open["rps"]
+    );
+    assert_eq!(open["target_rps"], "100.00");
+    assert_eq!(open["dropped"], "0");
+}
+
+#[test]
+fn periodic_stalls_show_in_the_open_model_and_hide_in_the_closed_one() {
+    let run = Experiment::new("stalls")
+        .variant(&stalling_server("stalling"))
+        .phase("{ name: closed, vus: 8, duration: 4s, think: 5ms }")
+        .phase("{ name: open, executor: open, rate: 400/s, duration: 4s }")
+        .request("{ path: /hello }")
+        .run();
+    run.expect_code(0);
+    // Stalled a quarter of the time for 250 ms: a quarter of the open model's requests wait
+    // 0–250 ms, so its p99 ≈ 250 × (1 − 0.01 / 0.25) = 240 ms.
+    let open_p99 = number(&run.row("stalling", "open"), "p99_ms");
+    assert!(
+        (180.0..=300.0).contains(&open_p99),
+        "open p99 {open_p99} ms"
+    );
+    // The closed model records a handful of stalled requests and hides the rest.
+    let closed = run.row("stalling", "closed");
+    let closed_p99 = number(&closed, "p99_ms");
+    assert!(
+        closed_p99 * 5.0 < open_p99,
+        "closed p99 {closed_p99} ms vs open {open_p99} ms"
+    );
+    assert!(
+        number(&closed, "max_ms") > 150.0,
+        "the stalls are in the closed model's max"
+    );
+}
+
+#[test]
+fn a_rate_far_above_capacity_is_counted_as_dropped_not_hidden() {
+    let run = Experiment::new("overload")
+        .hello("hello", 1)
+        .phase("{ name: flood, executor: open, rate: 1000/s, duration: 2s, max_in_flight: 10 }")
+        .request("{ path: \"/sleep?ms=100\" }")
+        .assertion("{ phase: flood, expect: \"dropped == 0\" }")
+        .run();
+    // At most 10 in flight for 100 ms each: about 100 requests/s can be sent of 1000/s due.
+    run.expect_code(1);
+    let row = run.row("hello", "flood");
+    let (sent, dropped) = (number(&row, "requests"), number(&row, "dropped"));
+    assert!(sent < 400.0, "sent {sent}");
+    assert!(dropped > 1400.0, "dropped {dropped}");
+    assert!(
+        (sent + dropped - 2000.0).abs() <= 2.0,
+        "every due request is accounted for"
+    );
+    let raw_dropped = run.raw().iter().filter(|r| r["error"] == "dropped").count();
+    assert_eq!(
+        raw_dropped as f64, dropped,
+        "raw rows carry every dropped request"
+    );
+    let report = run.report();
+    assert!(report.contains("did not keep to the schedule"), "{report}");
+    assert!(
+        report.contains("requests dropped at the in-flight cap"),
+        "{report}"
+    );
+}
+
+#[test]
+fn ramping_vus_and_rates_follow_their_stages() {
+    let run = Experiment::new("ramps")
+        .hello("hello", 1)
+        .phase("{ name: vus, executor: ramping, stages: [{ duration: 3s, target: 6 }], think: 20ms }")
+        .phase("{ name: rate, executor: ramping, start: 0/s, stages: [{ duration: 2s, target: 200/s }, { duration: 1s, target: 200/s }] }")
+        .request("{ path: /hello }")
+        .run();
+    run.expect_code(0);
+    // 0 → 200/s over 2 s then 200/s for 1 s: 200 + 200 requests.
+    let rate = number(&run.row("hello", "rate"), "requests");
+    assert!((rate - 400.0).abs() <= 4.0, "ramping rate sent {rate}");
+    // Ramping VUs: each second busier than the one before.
+    let per_second: Vec<f64> = support::read_csv(&run.report_dir().join("timeseries.csv"))
+        .iter()
+        .filter(|r| r["phase"] == "vus")
+        .map(|r| number(r, "requests"))
+        .collect();
+    assert!(per_second.len() >= 3, "{per_second:?}");
+    assert!(
+        per_second[0] < per_second[1] && per_second[1] < per_second[2],
+        "requests per second should grow with the VUs: {per_second:?}"
+    );
+}
+
+#[test]
+fn keep_alive_off_and_http2_work_end_to_end() {
+    let run = Experiment::new("clients")
+        .hello("hello", 1)
+        .phase("{ name: no-keepalive, vus: 4, iterations: 200, keep_alive: false }")
+        .phase("{ name: h2c, vus: 4, iterations: 200, http2: true }")
+        .request("{ path: /hello }")
+        .assertion("\"error_rate == 0\"")
+        .run();
+    run.expect_code(0);
+    assert_eq!(number(&run.row("hello", "no-keepalive"), "requests"), 200.0);
+    assert_eq!(number(&run.row("hello", "h2c"), "requests"), 200.0);
+    let report = run.report();
+    assert!(
+        report.contains("A new connection for every request"),
+        "{report}"
+    );
+    assert!(report.contains("HTTP/2 without TLS"), "{report}");
+}
+
+#[test]
+fn weights_requests_and_seconds_add_up() {
+    let run = Experiment::new("accounting")
+        .hello("hello", 2)
+        .phase("{ name: mix, vus: 4, duration: 2s, think: 1ms }")
+        .request("{ name: hello, path: /hello, weight: 3 }")
+        .request("{ name: order, method: POST, path: /items/orders, json: { id: 1 } }")
+        .run();
+    run.expect_code(0);
+    let total = number(&run.row("hello", "mix"), "requests");
+    let mut by_request: HashMap<String, f64> = HashMap::new();
+    for row in run.raw() {
+        *by_request.entry(row["request"].clone()).or_default() += 1.0;
+        assert_eq!(
+            row["scheduled_us"], row["start_us"],
+            "closed model: due when sent"
+        );
+    }
+    let hello_share = by_request["hello"] / total;
+    assert!(
+        (hello_share - 0.75).abs() < 0.05,
+        "hello share {hello_share}"
+    );
+    let seconds = support::read_csv(&run.report_dir().join("timeseries.csv"));
+    let summed: f64 = seconds.iter().map(|r| number(r, "requests")).sum();
+    assert_eq!(summed, total, "the seconds add up to the phase");
+    assert!(run.report().contains("<summary>Per request</summary>"));
+}

@@ -1,0 +1,192 @@
+//! Reports: rendered from the saved files alone, reproducible byte for byte, no secrets.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{Experiment, BENCHRIG};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The files `benchrig report` writes, relative to the folder.
+fn rendered_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![PathBuf::from("report.md")];
+    if let Ok(entries) = std::fs::read_dir(dir.join("plots")) {
+        let mut plots: Vec<PathBuf> = entries
+            .map(|e| Path::new("plots").join(e.unwrap().file_name()))
+            .collect();
+        plots.sort();
+        files.extend(plots);
+    }
+    files
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Deletes the rendered files of a copy of `dir`, re-renders them, and compares with `dir`.
+fn assert_rerenders_identically(dir: &Path, cwd: &Path) {
+    let copy = tempfile::tempdir().unwrap();
+    let copy = copy.path().join(dir.file_name().unwrap());
+    copy_dir(dir, &copy);
+    let expected = rendered_files(dir);
+    for file in &expected {
+        std::fs::remove_file(copy.join(file)).unwrap();
+    }
+    let output = Command::new(BENCHRIG)
+        .arg("report")
+        .arg(&copy)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "benchrig report {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        rendered_files(&copy),
+        expected,
+        "{}: the same files",
+        dir.display()
+    );
+    for file in &expected {
+        let original = std::fs::read(dir.join(file)).unwrap();
+        let again = std::fs::read(copy.join(file)).unwrap();
+        assert!(
+            original == again,
+            "{} differs after `benchrig report`; re-render committed reports with `make reports`",
+            dir.join(file).display()
+        );
+    }
+}
+
+#[test]
+fn a_report_is_reproduced_byte_for_byte_from_its_files() {
+    let run = Experiment::new("rerender")
+        .hello("one", 1)
+        .hello("two", 2)
+        .phase("{ name: closed, vus: 4, duration: 2s, think: 1ms }")
+        .phase("{ name: open, executor: open, rate: 200/s, duration: 2s }")
+        .request("{ name: hello, path: /hello, weight: 2 }")
+        .request("{ name: sleep, path: \"/sleep?ms=2\" }")
+        .assertion("\"error_rate == 0\"")
+        .run();
+    run.expect_code(0);
+    let dir = run.report_dir();
+    for file in [
+        "report.md",
+        "summary.csv",
+        "summary_by_request.csv",
+        "timeseries.csv",
+        "histograms.hlog",
+        "run.json",
+        "plots/closed-latency.svg",
+        "plots/closed-rps.svg",
+        "plots/open-latency.svg",
+        "plots/open-rps.svg",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} is missing");
+    }
+    assert_rerenders_identically(&dir, run.experiment.dir());
+}
+
+#[test]
+fn every_committed_report_is_what_the_current_code_renders() {
+    let reports = Path::new(ROOT).join("reports");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&reports).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.join("run.json").is_file() {
+            assert_rerenders_identically(&dir, Path::new(ROOT));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no committed report found under reports/");
+}
+
+#[test]
+fn secret_looking_env_values_never_reach_an_output_file() {
+    let secret = "s3cr3t-do-not-leak-7f3a";
+    let server = support::hello_rs();
+    let run = Experiment::new("secrets")
+        .line("report: { safe_env: [API_TOKEN, REGION] }")
+        .variant(&format!(
+            "{{ name: hello, command: [{server}, --port, \"{{{{ port }}}}\"], ready: {{ http: /health }}, \
+               env: {{ API_TOKEN: {secret}, DB_PASSWORD: {secret}, REGION: eu-west-1, OTHER: {secret} }} }}"
+        ))
+        .phase("{ name: quick, vus: 1, iterations: 20 }")
+        .request("{ path: /hello }")
+        .run();
+    run.expect_code(0);
+    let mut stack = vec![run.report_dir()];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files += 1;
+                let bytes = std::fs::read(&path).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains(secret),
+                    "{} contains the secret",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(files >= 8, "checked {files} files");
+    let report = run.report();
+    assert!(report.contains("`API_TOKEN=(masked)`"), "{report}");
+    assert!(
+        report.contains("`REGION=eu-west-1`"),
+        "a safe value is shown:\n{report}"
+    );
+    assert!(report.contains("`OTHER=(not recorded"), "{report}");
+}
+
+#[test]
+fn a_broken_custom_template_names_its_line_and_keeps_nothing_half_written() {
+    let experiment = Experiment::new("templated")
+        .line("report: { template: custom.md.j2 }")
+        .hello("hello", 1)
+        .phase("{ name: quick, vus: 1, iterations: 10 }")
+        .request("{ path: /hello }");
+    let template = experiment.dir().join("custom.md.j2");
+    std::fs::write(
+        &template,
+        "{% extends \"default.md.j2\" %}\n{% block verdict %}Fastest: {{ phases[0].rows[0].variant }}\n{% endblock %}\n",
+    )
+    .unwrap();
+    let run = experiment.run();
+    run.expect_code(0);
+    assert!(run.report().contains("Fastest: hello"), "{}", run.report());
+
+    // Break the template: re-rendering fails with its line, and report.md stays as it was.
+    let before = run.report();
+    std::fs::write(&template, "# {{ name }}\n{% for %}\n").unwrap();
+    let output = Command::new(BENCHRIG)
+        .args(["report", "reports/templated"])
+        .current_dir(run.experiment.dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("custom.md.j2:2:"), "{stderr}");
+    assert_eq!(run.report(), before);
+}
