@@ -5,7 +5,7 @@ NAME ?= quickstart
 CARGO ?= cargo
 BENCHRIG := target/release/benchrig
 
-.PHONY: all build experiment validate reports test lint fmt fuzz
+.PHONY: all build experiment validate reports test lint fmt fuzz bench-loadgen
 
 all: build
 
@@ -36,6 +36,11 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## make bench-loadgen: benchrig load against wrk, pinned, side by side (ratios in one run)
+bench-loadgen: build
+	command -v wrk >/dev/null || apt-get install -y -q wrk
+	python3 bench/loadgen.py
 
 ## make fuzz: fuzz manifest parsing and validation for FUZZ_SECONDS (cargo-fuzz; runs on stable
 ## through RUSTC_BOOTSTRAP). Seeds: the experiments and the invalid-manifest corpus.

@@ -13,7 +13,7 @@ use crate::assertions::format_number;
 use crate::environment::Environment;
 use crate::load::{run_phase, LiveCounters, RawSink, Target};
 use crate::manifest::{
-    ClientSettings, LoadModel, PhasePlan, Plan, Ramp, RequestPlan, StopCondition,
+    ClientSettings, HttpClient, LoadModel, PhasePlan, Plan, Ramp, RequestPlan, StopCondition,
     DEFAULT_MAX_IN_FLIGHT,
 };
 use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
@@ -33,6 +33,8 @@ pub struct LoadOptions {
     pub think: Option<Duration>,
     pub keep_alive: bool,
     pub http2: bool,
+    /// Force reqwest instead of the lean HTTP/1.1 client.
+    pub reqwest: bool,
     pub method: String,
     pub headers: Vec<String>,
     pub body: Option<String>,
@@ -148,7 +150,14 @@ pub fn plan(options: &LoadOptions) -> Result<AdHocPlan, String> {
                 keep_alive: options.keep_alive,
                 http2: options.http2,
                 workers: None,
+                cpus: None,
+                client: if options.reqwest {
+                    HttpClient::Reqwest
+                } else {
+                    HttpClient::Auto
+                },
             },
+            until_stable: None,
         },
         request: RequestPlan {
             name: format!("{method} {path}"),
@@ -219,7 +228,7 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
             }
         }
     });
-    let result = PhaseResult::from_recording("load", 1, Duration::ZERO, &recording);
+    let result = PhaseResult::from_recording("load", 1, Duration::ZERO, &recording, &[]);
     print!("{}", summary_text(&result.metrics));
 
     if let (Some(folder), Some(raw)) = (folder, raw) {
@@ -239,6 +248,7 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
             phases: vec![result.clone()],
             failure: None,
             stop_note: None,
+            warmups: Vec::new(),
         }];
         let data = RunData {
             started: std::time::SystemTime::now(),
@@ -380,6 +390,7 @@ mod tests {
             think: None,
             keep_alive: true,
             http2: false,
+            reqwest: false,
             method: "get".to_owned(),
             headers: vec!["X-Test: 1".to_owned()],
             body: None,

@@ -12,7 +12,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::manifest::Assertion;
-use crate::results::{Metrics, VariantResult, METRIC_NAMES, OPEN_MODEL_METRICS};
+use crate::results::{Metrics, VariantResult, METRIC_NAMES, OPEN_MODEL_METRICS, RESOURCE_METRICS};
 
 /// Names besides the metrics that an expression may use.
 const CONTEXT_NAMES: &[&str] = &["variant", "phase", "variants", "phases"];
@@ -166,7 +166,8 @@ pub fn evaluate(
                     passed: false,
                     detail: String::new(),
                 };
-                let Some(result) = variant.phase(phase) else {
+                // With repeated trials, the median of each metric across them.
+                let Some(result) = variant.metrics(phase) else {
                     outcome.detail = match &variant.failure {
                         Some(f) => {
                             format!("no data: the variant failed ({}: {})", f.stage, f.reason)
@@ -176,13 +177,17 @@ pub fn evaluate(
                     outcomes.push(outcome);
                     continue;
                 };
-                let metrics = metric_map(&result.metrics);
+                let metrics = metric_map(&result);
                 let missing = names.iter().find(|n| {
                     METRIC_NAMES.contains(&n.as_str()) && !metrics.contains_key(n.as_str())
                 });
                 if let Some(missing) = missing {
-                    outcome.detail = if OPEN_MODEL_METRICS.contains(&missing.as_str()) {
+                                        outcome.detail = if OPEN_MODEL_METRICS.contains(&missing.as_str()) {
                         format!("`{missing}` exists only in open-model phases")
+                    } else if RESOURCE_METRICS.contains(&missing.as_str()) {
+                        format!(
+                            "`{missing}` has no value: no resource sample fell within this phase (make it longer than `sample_every`)"
+                        )
                     } else {
                         format!("no responses arrived, so `{missing}` has no value")
                     };
@@ -240,16 +245,20 @@ fn context(
     let peers: BTreeMap<&str, Value> = variants
         .iter()
         .filter_map(|v| {
-            v.phase(phase)
-                .map(|p| (v.name.as_str(), Value::from(Serde(metric_map(&p.metrics)))))
+            v.metrics(phase)
+                .map(|m| (v.name.as_str(), Value::from(Serde(metric_map(&m)))))
         })
         .collect();
     ctx.insert("variants", Value::from(peers));
     let own_phases: BTreeMap<&str, Value> = variants
         .iter()
         .filter(|v| v.name == variant)
-        .flat_map(|v| &v.phases)
-        .map(|p| (p.phase.as_str(), Value::from(Serde(metric_map(&p.metrics)))))
+        .flat_map(|v| {
+            v.phases
+                .iter()
+                .filter_map(|p| Some((p.phase.as_str(), v.metrics(&p.phase)?)))
+        })
+        .map(|(name, m)| (name, Value::from(Serde(metric_map(&m)))))
         .collect();
     ctx.insert("phases", Value::from(own_phases));
     Value::from(ctx)
@@ -280,12 +289,10 @@ fn used_values(
                 "variants" => variants
                     .iter()
                     .find(|v| v.name == name)
-                    .and_then(|v| v.phase(phase)),
-                _ => variant.phase(&name),
+                    .and_then(|v| v.metrics(phase)),
+                _ => variant.metrics(&name),
             };
-            if let Some(value) =
-                result.and_then(|r| metric_map(&r.metrics).get(metric.as_str()).copied())
-            {
+            if let Some(value) = result.and_then(|m| metric_map(&m).get(metric.as_str()).copied()) {
                 let entry = format!("{map}['{name}'].{metric} = {}", format_number(value));
                 if !shown.contains(&entry) {
                     shown.push(entry);
@@ -333,6 +340,7 @@ mod tests {
             }],
             failure: None,
             stop_note: None,
+            warmups: Vec::new(),
         }
     }
 

@@ -77,6 +77,9 @@ pub struct LoadArgs {
     /// HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
     #[arg(long)]
     pub http2: bool,
+    /// Send with reqwest instead of benchrig's lean HTTP/1.1 client (for comparison).
+    #[arg(long)]
+    pub reqwest: bool,
     /// HTTP method.
     #[arg(short = 'm', long = "method", default_value = "GET")]
     pub method: String,
@@ -214,6 +217,7 @@ fn load(args: LoadArgs, workdir: &std::path::Path) -> u8 {
         think: args.think,
         keep_alive: !args.disable_keepalive,
         http2: args.http2,
+        reqwest: args.reqwest,
         method: args.method,
         headers: args.headers,
         body: args.body,

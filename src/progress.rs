@@ -120,6 +120,7 @@ mod tests {
             load,
             think: None,
             client: ClientSettings::default(),
+            until_stable: None,
         }
     }
 

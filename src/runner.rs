@@ -13,15 +13,17 @@ use crate::assertions::{self, AssertionOutcome};
 use crate::environment::Environment;
 use crate::exit_code;
 use crate::load::{run_phase, LiveCounters, Target};
-use crate::manifest::{self, ManifestError, Plan, ReadyProbe, VariantPlan};
+use crate::manifest::{self, ManifestError, PhasePlan, Plan, ReadyProbe, VariantPlan};
 use crate::output::{
     Export, HistogramsHlog, RawCsvWriter, ReportFolder, RunData, RunJson, SummaryByRequestCsv,
     SummaryCsv, TimeseriesCsv,
 };
+use crate::process::ResourceSampler;
 use crate::process::{self, describe_status, group, log_tail, wait_ready, ManagedProcess};
 use crate::progress;
 use crate::report;
-use crate::results::{PhaseResult, VariantFailure, VariantResult};
+use crate::results::resources::TimedSample;
+use crate::results::{stats, PhaseResult, VariantFailure, VariantResult, WarmupNote};
 
 /// Lines of a failing process's log quoted in errors and reports.
 const LOG_TAIL_LINES: usize = 20;
@@ -245,15 +247,39 @@ async fn execute(
     for argv in &plan.setup {
         run_setup(argv, &plan.workdir, &folder.logs_dir().join("setup.log")).await?;
     }
-    let mut results = Vec::new();
-    for (i, variant) in plan.variants.iter().enumerate() {
+    let mut results: Vec<VariantResult> = plan
+        .variants
+        .iter()
+        .map(|v| VariantResult {
+            name: v.name.clone(),
+            argv: v.command.clone(),
+            port: 0,
+            ready_after_s: None,
+            phases: Vec::new(),
+            failure: None,
+            stop_note: None,
+            warmups: Vec::new(),
+        })
+        .collect();
+    let runs = plan.schedule.order(plan.variants.len(), plan.repeat);
+    for (i, &(index, trial)) in runs.iter().enumerate() {
+        let variant = &plan.variants[index];
+        let result = &mut results[index];
+        if result.failure.is_some() {
+            continue;
+        }
+        let of_trials = if plan.repeat > 1 {
+            format!(", trial {trial}/{}", plan.repeat)
+        } else {
+            String::new()
+        };
         say(format!(
-            "[{}/{}] {}",
+            "[{}/{}] {}{of_trials}",
             i + 1,
-            plan.variants.len(),
+            runs.len(),
             variant.name
         ));
-        let result = run_variant(plan, variant, folder, raw, run_start).await;
+        run_trial(plan, variant, trial, folder, raw, run_start, result).await;
         if let Some(failure) = &result.failure {
             say(format!(
                 "{}: FAILED during {}: {}\n--- last lines of {}/logs/{}.log ---\n{}\n---",
@@ -265,7 +291,6 @@ async fn execute(
                 failure.log_tail
             ));
         }
-        results.push(result);
     }
     Ok(results)
 }
@@ -285,6 +310,7 @@ async fn run_setup(argv: &[String], workdir: &Path, log: &Path) -> Result<(), Ru
         workdir,
         log,
         Duration::from_secs(5),
+        None,
     )
     .map_err(|e| failed(e.to_string()))?;
     let status = loop {
@@ -301,30 +327,43 @@ async fn run_setup(argv: &[String], workdir: &Path, log: &Path) -> Result<(), Ru
     }
 }
 
-async fn run_variant(
+/// One trial of a variant: a fresh start, readiness, warm-up, every phase, stop. Adds the
+/// phases to `result`, or sets its failure.
+async fn run_trial(
     plan: &Plan,
     variant: &VariantPlan,
+    trial: u32,
     folder: &ReportFolder,
     raw: &RawCsvWriter,
     run_start: Instant,
-) -> VariantResult {
+    result: &mut VariantResult,
+) {
     let log_path = folder.logs_dir().join(format!("{}.log", variant.name));
-    let mut result = VariantResult {
-        name: variant.name.clone(),
-        argv: variant.command.clone(),
-        port: 0,
-        ready_after_s: None,
-        phases: Vec::new(),
-        failure: None,
-        stop_note: None,
+    let stage = |name: &str| {
+        if plan.repeat > 1 {
+            format!("{name} (trial {trial})")
+        } else {
+            name.to_owned()
+        }
     };
-    let fail = |stage: &str, reason: String| {
+    let fail = |stage: String, reason: String| {
         Some(VariantFailure {
-            stage: stage.to_owned(),
+            stage,
             reason,
             log_tail: log_tail(&log_path, LOG_TAIL_LINES),
         })
     };
+    if plan.repeat > 1 {
+        // Trials share the variant's log; mark where each begins.
+        use std::io::Write;
+        if let Ok(mut log) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+        {
+            let _ = writeln!(log, "=== benchrig: trial {trial} of {} ===", plan.repeat);
+        }
+    }
 
     let launch = match process::free_port()
         .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
@@ -332,14 +371,19 @@ async fn run_variant(
     {
         Ok(launch) => launch,
         Err(e) => {
-            result.failure = fail("start", e);
-            return result;
+            result.failure = fail(stage("start"), e);
+            return;
         }
     };
     result.argv = launch.argv.clone();
     result.port = launch.port;
+    let pinned = variant
+        .cpus
+        .as_ref()
+        .map(|cpus| format!(" pinned to CPUs {cpus:?}"))
+        .unwrap_or_default();
     say(format!(
-        "{}: starting `{}` on 127.0.0.1:{}",
+        "{}: starting `{}` on 127.0.0.1:{}{pinned}",
         variant.name,
         shell_words::join(&launch.argv),
         launch.port
@@ -350,11 +394,12 @@ async fn run_variant(
         &launch.cwd,
         &log_path,
         variant.stop_grace,
+        variant.cpus.as_deref(),
     ) {
         Ok(p) => p,
         Err(e) => {
-            result.failure = fail("start", e.to_string());
-            return result;
+            result.failure = fail(stage("start"), e.to_string());
+            return;
         }
     };
     let probe = match &variant.ready {
@@ -377,50 +422,39 @@ async fn run_variant(
     )
     .await
     {
-        Ok(waited) => result.ready_after_s = Some(waited.as_secs_f64()),
+        Ok(waited) => {
+            result.ready_after_s.get_or_insert(waited.as_secs_f64());
+        }
         Err(e) => {
             process.stop();
-            result.failure = fail("ready", e.to_string());
-            return result;
+            result.failure = fail(stage("ready"), e.to_string());
+            return;
         }
     }
     let target = match Target::new(launch.port, &plan.requests) {
         Ok(t) => t,
         Err(e) => {
             process.stop();
-            result.failure = fail("start", e);
-            return result;
+            result.failure = fail(stage("start"), e);
+            return;
         }
     };
 
+    let sampling = Sampling::start(process.process_group(), plan.sample_every, run_start);
     if let Some(warmup) = &plan.warmup {
-        let live = Arc::new(LiveCounters::default());
-        let label = format!("{}: warm-up", variant.name);
-        let recording = progress::track(
-            &label,
-            warmup,
-            &live,
-            run_phase(warmup, &target, None, live.clone()),
-        )
-        .await;
-        let total = recording.total();
-        say(format!(
-            "{}: warm-up: {} requests in {:.1} s (not recorded)",
-            variant.name,
-            total.requests(),
-            recording.elapsed.as_secs_f64()
-        ));
+        let note = warm_up(&variant.name, warmup, &target, trial).await;
+        result.warmups.push(note);
         if let Some(status) = process.exit_status() {
             process.stop();
             result.failure = fail(
-                "warmup",
+                stage("warmup"),
                 format!("exited with {} under load", describe_status(&status)),
             );
-            return result;
+            return;
         }
     }
     for phase in &plan.phases {
-        raw.begin_phase(&variant.name, &phase.name, 1, target.request_names());
+        raw.begin_phase(&variant.name, &phase.name, trial, target.request_names());
         let phase_start = run_start.elapsed();
         let live = Arc::new(LiveCounters::default());
         let label = format!("{}: {}", variant.name, phase.name);
@@ -431,12 +465,18 @@ async fn run_variant(
             run_phase(phase, &target, Some(raw.sink()), live.clone()),
         )
         .await;
-        let phase_result = PhaseResult::from_recording(&phase.name, 1, phase_start, &recording);
+        let phase_result = PhaseResult::from_recording(
+            &phase.name,
+            trial,
+            phase_start,
+            &recording,
+            &sampling.samples(),
+        );
         say(describe_result(&variant.name, &phase_result));
         result.phases.push(phase_result);
         if let Some(status) = process.exit_status() {
             result.failure = fail(
-                &phase.name,
+                stage(&phase.name),
                 format!("exited with {} under load", describe_status(&status)),
             );
             break;
@@ -455,7 +495,117 @@ async fn run_variant(
             variant.name, stopped.survivors
         ));
     }
-    result
+}
+
+/// Samples a variant's process tree (and benchrig) in the background while a trial runs.
+struct Sampling {
+    samples: Arc<std::sync::Mutex<Vec<TimedSample>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sampling {
+    fn start(leader: i32, every: Duration, run_start: Instant) -> Sampling {
+        let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = samples.clone();
+        let task = tokio::spawn(async move {
+            let mut sampler = ResourceSampler::new(leader);
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let sample = sampler.sample();
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((run_start.elapsed(), sample));
+            }
+        });
+        Sampling { samples, task }
+    }
+
+    fn samples(&self) -> Vec<TimedSample> {
+        self.samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Sampling {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Seconds of per-second requests compared to decide that a warm-up is stable.
+const STABLE_WINDOW: usize = 3;
+
+/// Runs the warm-up (never recorded). With `until_stable`, ends it as soon as requests/s over
+/// the last seconds vary by less than the threshold.
+async fn warm_up(variant: &str, warmup: &PhasePlan, target: &Target, trial: u32) -> WarmupNote {
+    let live = Arc::new(LiveCounters::default());
+    let label = format!("{variant}: warm-up");
+    let work = progress::track(
+        &label,
+        warmup,
+        &live,
+        run_phase(warmup, target, None, live.clone()),
+    );
+    tokio::pin!(work);
+    let started = Instant::now();
+    let mut stable_after = None;
+    let recording = match warmup.until_stable {
+        None => work.await,
+        Some(threshold) => {
+            let monitor = async {
+                let mut per_second = Vec::new();
+                let mut previous = 0;
+                let mut tick = tokio::time::interval_at(
+                    tokio::time::Instant::now() + Duration::from_secs(1),
+                    Duration::from_secs(1),
+                );
+                loop {
+                    tick.tick().await;
+                    let now = live.requests();
+                    per_second.push((now - previous) as f64);
+                    previous = now;
+                    let window = &per_second[per_second.len().saturating_sub(STABLE_WINDOW)..];
+                    if window.len() == STABLE_WINDOW
+                        && stats::relative_range(window).is_some_and(|r| r < threshold)
+                    {
+                        live.request_stop();
+                        return started.elapsed();
+                    }
+                }
+            };
+            tokio::select! {
+                recording = &mut work => recording,
+                at = monitor => {
+                    stable_after = Some(at);
+                    work.await
+                }
+            }
+        }
+    };
+    let seconds = recording.elapsed.as_secs_f64();
+    let how = match (warmup.until_stable, stable_after) {
+        (Some(_), Some(at)) => format!("stable after {:.1} s", at.as_secs_f64()),
+        (Some(threshold), None) => format!(
+            "not stable within {:.0} s (requests/s varied by {:.0} % or more)",
+            seconds,
+            threshold * 100.0
+        ),
+        (None, _) => format!("{seconds:.1} s"),
+    };
+    say(format!(
+        "{variant}: warm-up: {} requests, {how} (not recorded)",
+        recording.total().requests()
+    ));
+    WarmupNote {
+        trial,
+        seconds: (seconds * 10.0).round() / 10.0,
+        stable: warmup.until_stable.map(|_| stable_after.is_some()),
+    }
 }
 
 fn describe_result(variant: &str, result: &PhaseResult) -> String {

@@ -170,3 +170,48 @@ fn weights_requests_and_seconds_add_up() {
     assert_eq!(summed, total, "the seconds add up to the phase");
     assert!(run.report().contains("<summary>Per request</summary>"));
 }
+
+#[test]
+fn the_lean_client_and_reqwest_record_the_same_facts() {
+    let run_with = |client: &str| {
+        let run = Experiment::new(&format!("client-{client}"))
+            .line(&format!("load: {{ client: {client} }}"))
+            .hello("hello", 2)
+            .phase("{ name: closed, vus: 4, iterations: 400 }")
+            .phase("{ name: no-keepalive, vus: 2, iterations: 100, keep_alive: false }")
+            .phase("{ name: open, executor: open, rate: 200/s, duration: 1s }")
+            .request("{ name: hello, path: /hello, weight: 3 }")
+            .request("{ name: order, method: POST, path: \"/items/orders?ms=1\", json: { id: 7, items: [a, b] } }")
+            .request("{ name: missing, path: /nope }")
+            .run();
+        run.expect_code(0);
+        run
+    };
+    let (lean, general) = (run_with("auto"), run_with("reqwest"));
+    for phase in ["closed", "no-keepalive", "open"] {
+        let (a, b) = (lean.row("hello", phase), general.row("hello", phase));
+        assert_eq!(a["requests"], b["requests"], "{phase}: same request count");
+        // Only the 404s of /nope are errors, whichever client sends them.
+        assert_eq!(
+            number(&a, "errors"),
+            number(&a, "errors_http"),
+            "{phase}: no transport errors with the lean client"
+        );
+        assert_eq!(number(&b, "errors"), number(&b, "errors_http"));
+    }
+    // Every request name gets the same response, byte for byte, from both clients.
+    let per_response = |run: &support::Finished| -> HashMap<String, f64> {
+        support::read_csv(&run.report_dir().join("summary_by_request.csv"))
+            .iter()
+            .filter(|r| r["phase"] == "closed")
+            .map(|r| {
+                (
+                    r["request"].clone(),
+                    number(r, "bytes") / number(r, "responses"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(per_response(&lean), per_response(&general));
+    assert_eq!(per_response(&lean)["hello"], 12.0);
+}

@@ -15,9 +15,12 @@ use reqwest::header::{HeaderMap, HeaderValue, CONNECTION};
 use reqwest::{Client, Method, Url};
 
 use super::errors::classify;
+use super::http1::{Http1Connection, Http1Request};
 use super::recorder::{Outcome, RawSink, Recorder, Timing};
 use super::timer::PreciseTimer;
-use crate::manifest::{ClientSettings, LoadModel, PhasePlan, Ramp, RequestPlan, StopCondition};
+use crate::manifest::{
+    ClientSettings, HttpClient, LoadModel, PhasePlan, Ramp, RequestPlan, StopCondition,
+};
 use crate::results::{PhaseRecording, Tally, Timeline};
 
 /// A request ready to send: URL parsed and body built once, cloned cheaply per request.
@@ -34,6 +37,8 @@ struct PreparedRequest {
 #[derive(Debug, Clone)]
 pub struct Target {
     names: Vec<String>,
+    /// The server's address, for the lean HTTP/1.1 client; `None` if it did not resolve.
+    addr: Option<std::net::SocketAddr>,
     requests: Arc<[PreparedRequest]>,
     /// Running sum of weights, for weighted picking.
     cumulative_weights: Arc<[u64]>,
@@ -67,8 +72,17 @@ impl Target {
                 Some(*sum)
             })
             .collect();
+        let addr = Url::parse(base).ok().and_then(|url| {
+            use std::net::ToSocketAddrs;
+            let host = url.host_str()?.trim_matches(['[', ']']).to_owned();
+            (host, url.port_or_known_default()?)
+                .to_socket_addrs()
+                .ok()?
+                .next()
+        });
         Ok(Target {
             names: requests.iter().map(|r| r.name.clone()).collect(),
+            addr,
             requests: prepared.into(),
             cumulative_weights,
         })
@@ -191,7 +205,10 @@ impl PhaseShared {
 /// How many worker threads drive a phase: as configured or one per core, never more than the
 /// phase's concurrency.
 fn worker_count(phase: &PhasePlan) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = match &phase.client.cpus {
+        Some(cpus) => cpus.len(),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let wanted = phase.client.workers.map_or(cores, |w| w as usize);
     wanted.min(phase.load.concurrency() as usize).max(1)
 }
@@ -211,7 +228,7 @@ pub async fn run_phase(
     let shared = Arc::new(PhaseShared {
         load: phase.load.clone(),
         think: phase.think,
-        client: phase.client,
+        client: phase.client.clone(),
         workers,
         live,
         issued: AtomicU64::new(0),
@@ -244,8 +261,13 @@ pub async fn run_phase(
     }
     let start = *shared.start.get().expect("workers set the start");
     let measured = last_completion.map_or(Duration::ZERO, |end| end - start);
-    // A timed phase lasts at least its duration even if its last VU was thinking.
-    let elapsed = phase.load.duration().map_or(measured, |d| measured.max(d));
+    // A timed phase lasts at least its duration even if its last VU was thinking, unless it
+    // was asked to stop early.
+    let stopped_early = shared.live.stop.load(Ordering::Relaxed);
+    let elapsed = match phase.load.duration() {
+        Some(d) if !stopped_early => measured.max(d),
+        _ => measured,
+    };
     let offered_rps = match &phase.load {
         LoadModel::Open { rate, .. } => Some(rate.integral() / rate.total_duration().as_secs_f64()),
         _ => None,
@@ -255,6 +277,7 @@ pub async fn run_phase(
         by_request: target.names.iter().cloned().zip(by_request).collect(),
         timeline,
         offered_rps,
+        workers,
     }
 }
 
@@ -265,10 +288,41 @@ struct WorkerOutcome {
 }
 
 /// The state the tasks of one worker share, on that worker's thread only.
+/// The lean HTTP/1.1 path: requests built once as bytes, and the open model's idle connections.
+struct Lean {
+    addr: std::net::SocketAddr,
+    requests: Vec<Http1Request>,
+    idle: RefCell<Vec<Http1Connection>>,
+}
+
+impl Lean {
+    /// The lean path where the phase allows it: HTTP/1.1, a resolved address, requests it can
+    /// build, and no `client: reqwest` in the manifest.
+    fn for_phase(settings: &ClientSettings, target: &Target) -> Option<Lean> {
+        if settings.client == HttpClient::Reqwest || settings.http2 {
+            return None;
+        }
+        let requests = target
+            .requests
+            .iter()
+            .map(|r| {
+                Http1Request::build(&r.method, &r.url, &r.headers, &r.body, settings.keep_alive)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        Some(Lean {
+            addr: target.addr?,
+            requests,
+            idle: RefCell::new(Vec::new()),
+        })
+    }
+}
+
 struct WorkerContext {
     shared: Arc<PhaseShared>,
     target: Target,
     client: Client,
+    lean: Option<Lean>,
     start: Instant,
     recorder: RefCell<Recorder>,
     last_completion: Cell<Option<Instant>>,
@@ -276,16 +330,25 @@ struct WorkerContext {
 
 impl WorkerContext {
     /// Sends request `index` and records it; `due` is its intended time in the open model
-    /// (the closed model sends when due).
-    async fn send_and_record(&self, index: usize, vu: u32, due: Option<Instant>) {
+    /// (the closed model sends when due). `connection`: the lean client's, when in use.
+    async fn send_and_record(
+        &self,
+        index: usize,
+        vu: u32,
+        due: Option<Instant>,
+        connection: Option<&mut Http1Connection>,
+    ) {
         let sent = Instant::now();
         let scheduled = due.unwrap_or(sent);
-        let outcome = send(
-            &self.client,
-            &self.target.requests[index],
-            self.shared.client.keep_alive,
-        )
-        .await;
+        let request = &self.target.requests[index];
+        let outcome = match (connection, &self.lean) {
+            (Some(connection), Some(lean)) => {
+                connection
+                    .send(&lean.requests[index], request.timeout)
+                    .await
+            }
+            _ => send(&self.client, request, self.shared.client.keep_alive).await,
+        };
         let completed = Instant::now();
         self.shared.live.count(&outcome);
         let timing = Timing {
@@ -300,7 +363,17 @@ impl WorkerContext {
     }
 }
 
-fn build_client(settings: ClientSettings) -> Client {
+/// Pins the calling thread to one CPU (`load.cpus`), so load and server do not share a core.
+fn pin_current_thread(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu).is_ok() {
+        if let Err(e) = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set) {
+            eprintln!("benchrig: warning: cannot pin a load thread to CPU {cpu}: {e}");
+        }
+    }
+}
+
+fn build_client(settings: &ClientSettings) -> Client {
     let mut builder = Client::builder().no_proxy().tcp_nodelay(true);
     builder = if settings.keep_alive {
         builder.pool_max_idle_per_host(usize::MAX)
@@ -329,7 +402,11 @@ fn run_worker(
         .build()
         .expect("cannot build a load worker runtime");
     let _context = runtime.enter();
-    let client = build_client(shared.client);
+    if let Some(cpus) = &shared.client.cpus {
+        pin_current_thread(cpus[worker % cpus.len()]);
+    }
+    let client = build_client(&shared.client);
+    let lean = Lean::for_phase(&shared.client, target);
     let recorder = Recorder::new(target.names.len(), shared.load.is_open(), raw);
     // Every worker is ready before the clock starts, so thread start-up is not measured.
     shared.barrier.wait();
@@ -338,6 +415,7 @@ fn run_worker(
         shared: shared.clone(),
         target: target.clone(),
         client,
+        lean,
         start,
         recorder: RefCell::new(recorder),
         last_completion: Cell::new(None),
@@ -376,6 +454,11 @@ async fn run_vu(vu: u32, context: Rc<WorkerContext>) {
     let shared = &context.shared;
     let start = context.start;
     let mut rng = fastrand::Rng::with_seed(u64::from(vu));
+    // One connection per VU, as wrk keeps one per connection slot.
+    let mut connection = context
+        .lean
+        .as_ref()
+        .map(|lean| Http1Connection::new(lean.addr));
     loop {
         if let LoadModel::RampingVus(ramp) = &shared.load {
             if !wait_until_active(ramp, vu, start, shared).await {
@@ -386,7 +469,9 @@ async fn run_vu(vu: u32, context: Rc<WorkerContext>) {
             break;
         }
         let index = context.target.pick(&mut rng);
-        context.send_and_record(index, vu, None).await;
+        context
+            .send_and_record(index, vu, None, connection.as_mut())
+            .await;
         if let Some(think) = shared.think {
             if !shared.worth_waiting(start, think) {
                 break;
@@ -437,7 +522,19 @@ async fn run_arrivals(worker: usize, rate: Ramp, cap: usize, context: Rc<WorkerC
             in_flight.set(in_flight.get() + 1);
             let (context, in_flight) = (context.clone(), in_flight.clone());
             tokio::task::spawn_local(async move {
-                context.send_and_record(index, 0, Some(due)).await;
+                // Reuse an idle connection of this worker, or open one.
+                let mut connection = context.lean.as_ref().map(|lean| {
+                    lean.idle
+                        .borrow_mut()
+                        .pop()
+                        .unwrap_or_else(|| Http1Connection::new(lean.addr))
+                });
+                context
+                    .send_and_record(index, 0, Some(due), connection.as_mut())
+                    .await;
+                if let (Some(lean), Some(connection)) = (&context.lean, connection) {
+                    lean.idle.borrow_mut().push(connection);
+                }
                 in_flight.set(in_flight.get() - 1);
             });
         }
@@ -515,6 +612,7 @@ mod tests {
                 workers,
                 ..ClientSettings::default()
             },
+            until_stable: None,
         };
         let closed = |vus| LoadModel::Closed {
             vus,

@@ -15,6 +15,11 @@
 //! invalid `Content-Length`, bad chunk framing, a head over 64 KiB or with more than 64 header
 //! fields, an unrequested 101) is [`ErrorClass::Other`], as hyper's parse errors are for the
 //! reqwest path.
+//!
+//! Limits: one request in flight per connection (no pipelining); the request is written whole
+//! before the response is read, so a server that answers early and closes while a large body
+//! is still being sent yields Reset; http:// only. Sending needs a tokio runtime with I/O and
+//! time enabled.
 
 use std::future::{poll_fn, Future};
 use std::io;

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 pub use locate::{Location, LocationIndex};
 pub use plan::{
-    ClientSettings, LaunchSpec, LoadModel, PhasePlan, Plan, ReadyProbe, RequestPlan, StopCondition,
-    VariantPlan, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
+    ClientSettings, HttpClient, LaunchSpec, LoadModel, PhasePlan, Plan, ReadyProbe, RequestPlan,
+    StopCondition, TrialSchedule, VariantPlan, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use schedule::{Ramp, Stage};
 pub use types::{Assertion, Executor, Manifest};

@@ -18,6 +18,7 @@ const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_READY_INTERVAL: Duration = Duration::from_millis(50);
 const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
 /// A validated experiment, ready to run.
 #[derive(Debug, Clone)]
@@ -41,6 +42,11 @@ pub struct Plan {
     pub safe_env: Vec<String>,
     /// SHA-256 of the manifest text, hex.
     pub manifest_sha256: String,
+    /// Trials per variant, each from a fresh start.
+    pub repeat: u32,
+    /// Interval of the resource sampler.
+    pub sample_every: Duration,
+    pub schedule: TrialSchedule,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +60,8 @@ pub struct VariantPlan {
     pub ready_timeout: Duration,
     pub ready_interval: Duration,
     pub stop_grace: Duration,
+    /// CPUs the variant's processes are pinned to.
+    pub cpus: Option<Vec<usize>>,
 }
 
 /// A variant's command and environment with every placeholder replaced.
@@ -80,6 +88,34 @@ pub struct PhasePlan {
     /// Pause of each VU between iterations (closed models only).
     pub think: Option<Duration>,
     pub client: ClientSettings,
+    /// Warm-up only: end once requests/s of the last seconds vary by less than this fraction.
+    pub until_stable: Option<f64>,
+}
+
+/// The order of the trials of a repeated experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrialSchedule {
+    Interleaved,
+    Shuffled { seed: u64 },
+}
+
+impl TrialSchedule {
+    /// (variant index, trial number from 1) in the order to run them.
+    pub fn order(self, variants: usize, repeat: u32) -> Vec<(usize, u32)> {
+        let mut runs: Vec<(usize, u32)> = (1..=repeat)
+            .flat_map(|trial| (0..variants).map(move |v| (v, trial)))
+            .collect();
+        if let TrialSchedule::Shuffled { seed } = self {
+            fastrand::Rng::with_seed(seed).shuffle(&mut runs);
+            // Within a variant, trials still run in their own order (1, 2, …).
+            let mut next = vec![1u32; variants];
+            for run in &mut runs {
+                run.1 = next[run.0];
+                next[run.0] += 1;
+            }
+        }
+        runs
+    }
 }
 
 /// How a phase generates load.
@@ -124,12 +160,25 @@ impl LoadModel {
 }
 
 /// The load generator's HTTP client for a phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSettings {
     pub keep_alive: bool,
     pub http2: bool,
-    /// Load generator threads; `None`: one per core.
+    /// Load generator threads; `None`: one per core, or per CPU in `cpus`.
     pub workers: Option<u32>,
+    /// CPUs the load generator's threads are pinned to, one thread per CPU in turn.
+    pub cpus: Option<Vec<usize>>,
+    pub client: HttpClient,
+}
+
+/// Which HTTP client sends the requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpClient {
+    /// The lean HTTP/1.1 client wherever it applies (plain HTTP/1.1), reqwest elsewhere (h2c).
+    #[default]
+    Auto,
+    /// reqwest everywhere: the general client, for comparison.
+    Reqwest,
 }
 
 impl Default for ClientSettings {
@@ -138,6 +187,8 @@ impl Default for ClientSettings {
             keep_alive: true,
             http2: false,
             workers: None,
+            cpus: None,
+            client: HttpClient::Auto,
         }
     }
 }
@@ -283,6 +334,7 @@ impl Plan {
                 ready_timeout: DEFAULT_READY_TIMEOUT,
                 ready_interval: DEFAULT_READY_INTERVAL,
                 stop_grace: DEFAULT_STOP_GRACE,
+                cpus: None,
             }],
             warmup: None,
             phases: vec![phase],
@@ -292,6 +344,9 @@ impl Plan {
             report_template: None,
             safe_env: Vec::new(),
             manifest_sha256: String::new(),
+            repeat: 1,
+            sample_every: DEFAULT_SAMPLE_EVERY,
+            schedule: TrialSchedule::Interleaved,
         }
     }
 
@@ -315,6 +370,39 @@ impl Plan {
 
         let variants = plan_variants(&manifest, workdir, &mut problems);
         let phases = plan_phases(&manifest.phases, &manifest.load, &mut problems);
+        check_cpus(manifest.load.cpus.as_deref(), "load.cpus", &mut problems);
+        let repeat = match manifest.repeat {
+            None => 1,
+            Some(n @ 1..=100) => n,
+            Some(_) => {
+                problems.push(Problem::new("repeat", "must be from 1 to 100"));
+                1
+            }
+        };
+        let sample_every = match manifest.sample_every.map(|d| d.0) {
+            None => DEFAULT_SAMPLE_EVERY,
+            Some(d) if d >= Duration::from_millis(50) => d,
+            Some(_) => {
+                problems.push(Problem::new(
+                    "sample_every",
+                    "must be at least 50ms: CPU time is counted in 10 ms ticks, so shorter intervals are mostly noise",
+                ));
+                DEFAULT_SAMPLE_EVERY
+            }
+        };
+        let schedule = match (manifest.order, manifest.seed) {
+            (types::TrialOrder::Interleaved, None) => TrialSchedule::Interleaved,
+            (types::TrialOrder::Interleaved, Some(_)) => {
+                problems.push(Problem::new(
+                    "seed",
+                    "`seed` only applies to `order: shuffled`",
+                ));
+                TrialSchedule::Interleaved
+            }
+            (types::TrialOrder::Shuffled, seed) => TrialSchedule::Shuffled {
+                seed: seed.unwrap_or_else(|| fastrand::u64(..)),
+            },
+        };
         let warmup = manifest
             .warmup
             .as_ref()
@@ -368,6 +456,9 @@ impl Plan {
             report_template,
             safe_env: manifest.report.safe_env,
             manifest_sha256: String::new(),
+            repeat,
+            sample_every,
+            schedule,
         })
     }
 }
@@ -493,6 +584,7 @@ fn plan_variants(
             ready_timeout,
             ready_interval,
             stop_grace,
+            cpus: check_cpus(variant.cpus.as_deref(), &at("cpus"), problems),
         });
     }
     plans
@@ -576,6 +668,38 @@ fn plan_phase(
     problems: &mut Vec<Problem>,
 ) -> Option<PhasePlan> {
     let before = problems.len();
+    // A warm-up that ends when stable lasts `max` at most: that is its duration.
+    let mut phase = phase.clone();
+    if name == "warmup" && phase.until_stable.is_some() {
+        if phase.duration.is_some() || phase.iterations.is_some() {
+            problems.push(Problem::new(
+                at,
+                "with `until_stable`, the warm-up lasts at most `max` (default 30s); remove `duration` and `iterations`",
+            ));
+        }
+        phase.duration = Some(
+            phase
+                .max
+                .unwrap_or(super::Duration(Duration::from_secs(30))),
+        );
+    } else {
+        for (field, present) in [
+            ("until_stable", phase.until_stable.is_some()),
+            ("max", phase.max.is_some()),
+        ] {
+            if present {
+                problems.push(Problem::new(
+                    format!("{at}.{field}"),
+                    if name == "warmup" {
+                        "`max` goes with `until_stable`: warmup: { vus: 10, until_stable: 5%, max: 30s }"
+                    } else {
+                        "only the warm-up can end when stable: warmup: { vus: 10, until_stable: 5%, max: 30s }"
+                    },
+                ));
+            }
+        }
+    }
+    let phase = &phase;
     let executor = match phase.executor {
         Executor::Closed => "closed",
         Executor::Open => "open",
@@ -724,8 +848,61 @@ fn plan_phase(
             keep_alive: phase.keep_alive.or(load.keep_alive).unwrap_or(true),
             http2: phase.http2.or(load.http2).unwrap_or(false),
             workers,
+            cpus: load.cpus.clone(),
+            client: match load.client {
+                Some(types::ClientKind::Reqwest) => HttpClient::Reqwest,
+                _ => HttpClient::Auto,
+            },
         },
+        until_stable: phase.until_stable.map(|p| p.0),
     })
+}
+
+/// The CPUs benchrig may use (its affinity), in order.
+pub fn available_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|cpu| set.is_set(*cpu).unwrap_or(false))
+            .collect(),
+        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    }
+}
+
+fn check_cpus(
+    cpus: Option<&[usize]>,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Vec<usize>> {
+    let cpus = cpus?;
+    let available = available_cpus();
+    let listed = available
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if cpus.is_empty() {
+        problems.push(Problem::new(
+            field,
+            format!("list at least one CPU; available: {listed}"),
+        ));
+        return None;
+    }
+    let missing: Vec<String> = cpus
+        .iter()
+        .filter(|c| !available.contains(c))
+        .map(usize::to_string)
+        .collect();
+    if !missing.is_empty() {
+        problems.push(Problem::new(
+            field,
+            format!(
+                "CPU {} not available to benchrig on this machine; available: {listed}",
+                missing.join(", ")
+            ),
+        ));
+        return None;
+    }
+    Some(cpus.to_vec())
 }
 
 fn vus_count(vus: Option<u64>, field: &str, problems: &mut Vec<Problem>) -> Option<u32> {

@@ -14,7 +14,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::values::{Argv, Duration, Rate};
+use super::values::{Argv, Duration, Percent, Rate};
 
 /// A benchrig experiment: the server variants to compare and the load to compare them under.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -50,9 +50,30 @@ pub struct Manifest {
     pub assertions: Vec<Assertion>,
     /// The variant others are compared with in the report's "vs" column (default: the fastest).
     pub baseline: Option<String>,
+    /// How many times every variant runs its phases, each time from a fresh start (default 1).
+    /// With more than one, the report gives medians with confidence intervals.
+    pub repeat: Option<u32>,
+    /// The order of the trials: `interleaved` (A B A B …, the default) or `shuffled`.
+    #[serde(default)]
+    pub order: TrialOrder,
+    /// Seed of the `shuffled` order (default: chosen at random and recorded in run.json).
+    pub seed: Option<u64>,
+    /// How often the servers' CPU and memory are sampled (default 250ms).
+    pub sample_every: Option<Duration>,
     /// How the report is rendered.
     #[serde(default)]
     pub report: ReportSettings,
+}
+
+/// The order in which variants' trials run, so slow drift of the machine does not favour one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TrialOrder {
+    /// Round-robin: every variant's trial 1, then every variant's trial 2, …
+    #[default]
+    Interleaved,
+    /// A random order of all trials, from `seed`.
+    Shuffled,
 }
 
 /// How the report is rendered.
@@ -102,6 +123,9 @@ pub struct Variant {
     pub ready: Option<Ready>,
     /// How to stop the server.
     pub stop: Option<Stop>,
+    /// CPUs the server (and every process it starts) may run on, e.g. [0]: keeps it off the
+    /// load generator's cores on a small machine.
+    pub cpus: Option<Vec<usize>>,
 }
 
 /// How to tell a variant is ready: an HTTP GET answering 2xx, or an accepting TCP port.
@@ -135,8 +159,24 @@ pub struct LoadSettings {
     pub keep_alive: Option<bool>,
     /// Speak HTTP/2 without TLS, with prior knowledge (h2c), instead of HTTP/1.1 (default false).
     pub http2: Option<bool>,
-    /// Load generator threads (default: one per core, never more than the concurrency).
+    /// Load generator threads (default: one per core, or per CPU in `cpus`, never more than the
+    /// concurrency).
     pub workers: Option<u64>,
+    /// CPUs the load generator's threads run on, one thread per CPU in turn, e.g. [1].
+    pub cpus: Option<Vec<usize>>,
+    /// The HTTP client: `auto` (the lean HTTP/1.1 client where it applies, reqwest for h2c;
+    /// the default) or `reqwest` everywhere.
+    pub client: Option<ClientKind>,
+}
+
+/// The load generator's HTTP client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// The lean HTTP/1.1 client where it applies (plain HTTP/1.1), reqwest elsewhere.
+    Auto,
+    /// reqwest for every request.
+    Reqwest,
 }
 
 /// How a phase generates load.
@@ -251,6 +291,11 @@ pub struct Phase {
     pub keep_alive: Option<bool>,
     /// Overrides `load.http2` for this phase.
     pub http2: Option<bool>,
+    /// Warm-up only: end the warm-up once requests/s over the last 3 seconds vary by less than
+    /// this (e.g. 5%), or after `max`.
+    pub until_stable: Option<Percent>,
+    /// Warm-up only, with `until_stable`: the longest the warm-up lasts (default 30s).
+    pub max: Option<Duration>,
 }
 
 /// A request the load sends to each variant.

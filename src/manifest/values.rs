@@ -177,6 +177,53 @@ impl JsonSchema for Rate {
     }
 }
 
+/// A share written as a percentage: `5%`, `0.5%`. Held as a fraction (0.05).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Percent(pub f64);
+
+impl Percent {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let number = text
+            .strip_suffix('%')
+            .ok_or_else(|| format!("`{text}` is not a percentage; write it with %, e.g. 5%"))?;
+        let value: f64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}`: `{}` is not a number", number.trim()))?;
+        if !value.is_finite() || value <= 0.0 || value >= 100.0 {
+            return Err(format!("`{text}` must be above 0% and below 100%"));
+        }
+        Ok(Percent(value / 100.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_text(
+            deserializer,
+            "a percentage such as 5%",
+            Percent::parse,
+            |v| format!("`{v}` has no %; write it as {v}%"),
+        )
+    }
+}
+
+impl JsonSchema for Percent {
+    fn schema_name() -> Cow<'static, str> {
+        "Percent".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A percentage: 5%, 0.5%.",
+            "pattern": "^\\s*[0-9][0-9.]*\\s*%\\s*$",
+            "examples": ["5%"]
+        })
+    }
+}
+
 /// A command as an argv list. Numbers and booleans in the list are taken as their text;
 /// a single string is rejected with the list it should have been.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -357,6 +404,15 @@ mod tests {
             .contains("unknown unit `d`"));
         assert!(Rate::parse("x/s").unwrap_err().contains("not a number"));
         assert!(Rate::parse("-1/s").is_err());
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(Percent::parse("5%").unwrap().0, 0.05);
+        assert_eq!(Percent::parse(" 0.5 %").unwrap().0, 0.005);
+        assert!(Percent::parse("5").unwrap_err().contains("write it with %"));
+        assert!(Percent::parse("0%").is_err());
+        assert!(Percent::parse("150%").is_err());
     }
 
     #[test]

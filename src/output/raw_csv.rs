@@ -2,12 +2,10 @@
 //! load workers send, so the request loop never waits on the disk.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-
-use serde::Serialize;
 
 use crate::load::{RawMessage, RawSink};
 
@@ -24,21 +22,6 @@ pub const RAW_HEADER: &[&str] = &[
     "bytes",
     "error",
 ];
-
-#[derive(Serialize)]
-struct CsvRow<'a> {
-    variant: &'a str,
-    phase: &'a str,
-    trial: u32,
-    request: &'a str,
-    vu: u32,
-    scheduled_us: u64,
-    start_us: u64,
-    latency_us: Option<u64>,
-    status: Option<u16>,
-    bytes: u64,
-    error: &'a str,
-}
 
 pub struct RawCsvWriter {
     sink: Option<RawSink>,
@@ -96,49 +79,86 @@ impl Drop for RawCsvWriter {
     }
 }
 
-fn write_rows(out: BufWriter<File>, messages: mpsc::Receiver<RawMessage>) -> io::Result<u64> {
-    let mut csv = csv::WriterBuilder::new()
+/// A field as CSV writes it: quoted and escaped when it needs to be.
+fn csv_field(text: &str) -> Vec<u8> {
+    // A one-field record: the writer closes quotes only when a field ends.
+    let mut writer = csv::WriterBuilder::new()
         .has_headers(false)
-        .from_writer(out);
-    csv.write_record(RAW_HEADER)?;
+        .from_writer(Vec::new());
+    let _ = writer.write_record([text]);
+    let mut field = writer.into_inner().unwrap_or_default();
+    while matches!(field.last(), Some(b'\n' | b'\r')) {
+        field.pop();
+    }
+    field
+}
+
+/// Rows are formatted by hand: the variant/phase/trial prefix and the request names are
+/// escaped once per phase, numbers go through itoa. Going through serde for every row cost
+/// about 1 µs of CPU per request, next to the 6 µs the whole request costs.
+fn write_rows(mut out: BufWriter<File>, messages: mpsc::Receiver<RawMessage>) -> io::Result<u64> {
+    out.write_all(RAW_HEADER.join(",").as_bytes())?;
+    out.write_all(b"\n")?;
     let mut rows_written = 0;
-    let (mut variant, mut phase, mut trial, mut names) =
-        (String::new(), String::new(), 0, Vec::new());
+    let mut prefix = Vec::new();
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut line = Vec::with_capacity(256);
+    let mut number = itoa::Buffer::new();
     for message in messages {
         match message {
             RawMessage::Phase {
-                variant: v,
-                phase: p,
-                trial: t,
+                variant,
+                phase,
+                trial,
                 requests,
             } => {
-                (variant, phase, trial, names) = (v, p, t, requests);
+                prefix.clear();
+                prefix.extend(csv_field(&variant));
+                prefix.push(b',');
+                prefix.extend(csv_field(&phase));
+                prefix.push(b',');
+                prefix.extend(number.format(trial).as_bytes());
+                prefix.push(b',');
+                names = requests.iter().map(|r| csv_field(r)).collect();
             }
             RawMessage::Rows(rows) => {
                 for row in rows {
-                    csv.serialize(CsvRow {
-                        variant: &variant,
-                        phase: &phase,
-                        trial,
-                        request: names.get(row.request as usize).map_or("?", String::as_str),
-                        vu: row.vu,
-                        scheduled_us: row.scheduled_us,
-                        start_us: row.start_us,
-                        latency_us: (!row.dropped).then_some(row.latency_us),
-                        status: (row.status != 0).then_some(row.status),
-                        bytes: row.bytes,
-                        error: if row.dropped {
-                            "dropped"
-                        } else {
-                            row.error.map_or("", |e| e.as_str())
-                        },
-                    })?;
+                    line.clear();
+                    line.extend_from_slice(&prefix);
+                    line.extend_from_slice(
+                        names
+                            .get(row.request as usize)
+                            .map_or(&b"?"[..], Vec::as_slice),
+                    );
+                    for value in [u64::from(row.vu), row.scheduled_us, row.start_us] {
+                        line.push(b',');
+                        line.extend_from_slice(number.format(value).as_bytes());
+                    }
+                    line.push(b',');
+                    if !row.dropped {
+                        line.extend_from_slice(number.format(row.latency_us).as_bytes());
+                    }
+                    line.push(b',');
+                    if row.status != 0 {
+                        line.extend_from_slice(number.format(row.status).as_bytes());
+                    }
+                    line.push(b',');
+                    line.extend_from_slice(number.format(row.bytes).as_bytes());
+                    line.push(b',');
+                    let error = if row.dropped {
+                        "dropped"
+                    } else {
+                        row.error.map_or("", |e| e.as_str())
+                    };
+                    line.extend_from_slice(error.as_bytes());
+                    line.push(b'\n');
+                    out.write_all(&line)?;
                     rows_written += 1;
                 }
             }
         }
     }
-    csv.flush()?;
+    out.flush()?;
     Ok(rows_written)
 }
 
@@ -181,5 +201,47 @@ mod tests {
         assert_eq!(lines[0], RAW_HEADER.join(","));
         assert_eq!(lines[1], "a,p,1,hello,3,10,10,250,200,12,");
         assert_eq!(lines[2], "a,p,1,hello,3,10,10,250,,0,connect");
+    }
+
+    #[test]
+    fn names_that_need_quoting_are_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.csv");
+        let writer = RawCsvWriter::create(&path).unwrap();
+        writer.begin_phase("a,b", "p\"q", 2, &["GET /x?a=1,2".to_owned()]);
+        let row = RawRow {
+            request: 0,
+            vu: 0,
+            scheduled_us: 5,
+            start_us: 7,
+            latency_us: 0,
+            status: 0,
+            bytes: 0,
+            error: None,
+            dropped: true,
+        };
+        writer.sink().send(RawMessage::Rows(vec![row])).unwrap();
+        writer.finish().unwrap();
+        let rows: Vec<Vec<String>> = csv::Reader::from_path(&path)
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        assert_eq!(
+            rows[0],
+            [
+                "a,b",
+                "p\"q",
+                "2",
+                "GET /x?a=1,2",
+                "0",
+                "5",
+                "7",
+                "",
+                "",
+                "0",
+                "dropped"
+            ]
+        );
     }
 }

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::{Export, RunData};
 use crate::assertions::AssertionOutcome;
 use crate::environment::Environment;
+use crate::manifest::TrialSchedule;
 use crate::report::{describe_load, describe_phase};
-use crate::results::VariantFailure;
+use crate::results::{VariantFailure, WarmupNote};
 
 /// Version of the run.json layout.
 pub const RUN_FORMAT: u32 = 1;
@@ -26,6 +27,9 @@ pub struct RunRecord {
     pub phases: Vec<PhaseRecord>,
     pub requests: Vec<RequestRecord>,
     pub assertions: Vec<AssertionOutcome>,
+    /// CPUs the load generator was pinned to.
+    #[serde(default)]
+    pub load_cpus: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +42,23 @@ pub struct ExperimentRecord {
     pub baseline: Option<String>,
     /// A custom report template, relative to where benchrig ran.
     pub template: Option<String>,
+    /// Trials per variant.
+    #[serde(default = "one")]
+    pub repeat: u32,
+    /// "interleaved" or "shuffled".
+    #[serde(default = "interleaved")]
+    pub order: String,
+    /// Seed of a shuffled order.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn interleaved() -> String {
+    "interleaved".to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +75,11 @@ pub struct VariantRecord {
     pub stop_grace: String,
     pub failure: Option<VariantFailure>,
     pub stop_note: Option<String>,
+    /// CPUs the variant's processes were pinned to.
+    #[serde(default)]
+    pub cpus: Option<Vec<usize>>,
+    #[serde(default)]
+    pub warmups: Vec<WarmupNote>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +159,15 @@ impl RunRecord {
                         .display()
                         .to_string()
                 }),
+                repeat: plan.repeat,
+                order: match plan.schedule {
+                    TrialSchedule::Interleaved => "interleaved".to_owned(),
+                    TrialSchedule::Shuffled { .. } => "shuffled".to_owned(),
+                },
+                seed: match plan.schedule {
+                    TrialSchedule::Interleaved => None,
+                    TrialSchedule::Shuffled { seed } => Some(seed),
+                },
             },
             environment: data.environment.clone(),
             setup: plan.setup.iter().map(shell_words::join).collect(),
@@ -150,6 +185,8 @@ impl RunRecord {
                     stop_grace: humantime::format_duration(planned.stop_grace).to_string(),
                     failure: result.failure.clone(),
                     stop_note: result.stop_note.clone(),
+                    cpus: planned.cpus.clone(),
+                    warmups: result.warmups.clone(),
                 })
                 .collect(),
             warmup: plan.warmup.as_ref().map(describe_load),
@@ -175,6 +212,7 @@ impl RunRecord {
                 })
                 .collect(),
             assertions: data.assertions.to_vec(),
+            load_cpus: plan.phases.first().and_then(|p| p.client.cpus.clone()),
         }
     }
 }

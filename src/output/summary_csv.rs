@@ -40,6 +40,15 @@ pub const SUMMARY_HEADER: &[&str] = &[
     "service_p50_ms",
     "service_p99_ms",
     "statuses",
+    "cpu_mean_pct",
+    "cpu_peak_pct",
+    "rss_peak_mb",
+    "pss_peak_mb",
+    "processes",
+    "client_cpu_pct",
+    "rps_per_core",
+    "pss_per_process_mb",
+    "load_threads",
 ];
 
 /// One row of either file.
@@ -55,6 +64,11 @@ pub struct MetricsRow {
 
 fn ms(value: Option<f64>) -> String {
     value.map(|v| format!("{v:.3}")).unwrap_or_default()
+}
+
+/// One decimal: CPU percentages, megabytes, requests/s per core.
+fn tenth(value: Option<f64>) -> String {
+    value.map(|v| format!("{v:.1}")).unwrap_or_default()
 }
 
 /// "200:1234 404:2"
@@ -99,6 +113,15 @@ fn row(variant: &str, phase: &str, trial: u32, m: &Metrics) -> Vec<String> {
         ms(m.service_p50_ms),
         ms(m.service_p99_ms),
         statuses(m),
+        tenth(m.cpu_mean_pct),
+        tenth(m.cpu_peak_pct),
+        tenth(m.rss_peak_mb),
+        tenth(m.pss_peak_mb),
+        m.processes.map(|p| p.to_string()).unwrap_or_default(),
+        tenth(m.client_cpu_pct),
+        tenth(m.rps_per_core),
+        tenth(m.pss_per_process_mb),
+        m.load_threads.map(|p| p.to_string()).unwrap_or_default(),
     ]
 }
 
@@ -185,8 +208,9 @@ fn parse_row(fields: &BTreeMap<&str, &str>) -> Result<MetricsRow, String> {
             .parse()
             .map_err(|_| format!("`{name}` is not a number"))
     };
+    // Columns added by later versions are absent from older files: read as no value.
     let optional = |name: &str| -> Result<Option<f64>, String> {
-        match text(name)? {
+        match fields.get(name).copied().unwrap_or("") {
             "" => Ok(None),
             value => value
                 .parse()
@@ -242,6 +266,15 @@ fn parse_row(fields: &BTreeMap<&str, &str>) -> Result<MetricsRow, String> {
             lag_max_ms: optional("lag_max_ms")?,
             service_p50_ms: optional("service_p50_ms")?,
             service_p99_ms: optional("service_p99_ms")?,
+            cpu_mean_pct: optional("cpu_mean_pct")?,
+            cpu_peak_pct: optional("cpu_peak_pct")?,
+            rss_peak_mb: optional("rss_peak_mb")?,
+            pss_peak_mb: optional("pss_peak_mb")?,
+            processes: optional("processes")?.map(|p| p as u64),
+            client_cpu_pct: optional("client_cpu_pct")?,
+            rps_per_core: optional("rps_per_core")?,
+            pss_per_process_mb: optional("pss_per_process_mb")?,
+            load_threads: optional("load_threads")?.map(|p| p as u64),
             statuses,
         },
     })

@@ -3,7 +3,18 @@
 use super::{Export, RunData};
 
 pub const TIMESERIES_HEADER: &[&str] = &[
-    "variant", "phase", "trial", "second", "requests", "errors", "p50_ms", "p99_ms",
+    "variant",
+    "phase",
+    "trial",
+    "second",
+    "requests",
+    "errors",
+    "p50_ms",
+    "p99_ms",
+    "cpu_pct",
+    "rss_mb",
+    "pss_mb",
+    "client_cpu_pct",
 ];
 
 pub struct TimeseriesCsv;
@@ -15,6 +26,7 @@ impl Export for TimeseriesCsv {
 
     fn render(&self, data: &RunData) -> anyhow::Result<Vec<u8>> {
         let ms = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+        let tenth = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
         let mut csv = csv::Writer::from_writer(Vec::new());
         csv.write_record(TIMESERIES_HEADER)?;
         for variant in data.variants {
@@ -29,6 +41,10 @@ impl Export for TimeseriesCsv {
                         second.errors.to_string(),
                         ms(second.p50_ms),
                         ms(second.p99_ms),
+                        tenth(second.cpu_pct),
+                        tenth(second.rss_mb),
+                        tenth(second.pss_mb),
+                        tenth(second.client_cpu_pct),
                     ])?;
                 }
             }
@@ -70,6 +86,10 @@ pub fn read_timeseries(path: &std::path::Path) -> Result<Vec<TimeseriesRow>, Str
                 errors: whole(5, "errors")?,
                 p50_ms: optional(6, "p50_ms")?,
                 p99_ms: optional(7, "p99_ms")?,
+                cpu_pct: optional(8, "cpu_pct")?,
+                rss_mb: optional(9, "rss_mb")?,
+                pss_mb: optional(10, "pss_mb")?,
+                client_cpu_pct: optional(11, "client_cpu_pct")?,
             },
         });
     }

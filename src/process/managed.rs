@@ -41,13 +41,23 @@ impl ManagedProcess {
     ///
     /// Call from the thread that lives as long as benchrig (the main thread): the leader gets
     /// SIGTERM when that thread ends, so even a benchrig killed with SIGKILL stops its servers.
+    /// `cpus`: pin the process (and so everything it forks) to these CPUs.
     pub fn spawn(
         argv: &[String],
         env: &BTreeMap<String, String>,
         cwd: &Path,
         log_path: &Path,
         grace: Duration,
+        cpus: Option<&[usize]>,
     ) -> io::Result<ManagedProcess> {
+        let mut cpu_set = None;
+        if let Some(cpus) = cpus {
+            let mut set = nix::sched::CpuSet::new();
+            for cpu in cpus {
+                set.set(*cpu).map_err(io::Error::from)?;
+            }
+            cpu_set = Some(set);
+        }
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
@@ -61,12 +71,18 @@ impl ManagedProcess {
             .stdout_file(log.try_clone()?)
             .stderr_file(log)
             .unchecked()
-            .before_spawn(|command| {
+            .before_spawn(move |command| {
                 command.process_group(0);
-                // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+                // SAFETY: prctl and sched_setaffinity are async-signal-safe system calls; nothing
+                // else runs between fork and exec.
                 unsafe {
-                    command.pre_exec(|| {
-                        nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)
+                    command.pre_exec(move || {
+                        nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)?;
+                        if let Some(set) = &cpu_set {
+                            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), set)
+                                .map_err(io::Error::from)?;
+                        }
+                        Ok(())
                     });
                 }
                 Ok(())
@@ -179,7 +195,7 @@ mod tests {
 
     fn sh(script: &str, log: &Path, grace: Duration) -> ManagedProcess {
         let argv = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
-        ManagedProcess::spawn(&argv, &BTreeMap::new(), Path::new("."), log, grace).unwrap()
+        ManagedProcess::spawn(&argv, &BTreeMap::new(), Path::new("."), log, grace, None).unwrap()
     }
 
     #[test]
@@ -265,6 +281,7 @@ mod tests {
             Path::new("."),
             &dir.path().join("p.log"),
             Duration::from_secs(1),
+            None,
         )
         .err()
         .unwrap();

@@ -4,9 +4,11 @@
 pub mod group;
 mod managed;
 mod ready;
+mod sampler;
 
 pub use managed::{log_tail, ManagedProcess, StopReport};
 pub use ready::{describe_status, wait_ready, NotReady};
+pub use sampler::{ResourceSample, ResourceSampler};
 
 /// A free TCP port on 127.0.0.1, chosen by the kernel. Chosen right before a variant starts,
 /// so the load generator's own ephemeral ports cannot take it in between.

@@ -5,8 +5,12 @@ use serde::Serialize;
 use super::filters;
 use crate::assertions::AssertionOutcome;
 use crate::environment::Environment;
-use crate::output::{MetricsRow, RunRecord, SavedRun, VariantRecord};
+use crate::output::{RunRecord, SavedRun, VariantRecord};
+use crate::results::stats::{self, Estimate};
 use crate::results::{Metrics, VariantFailure};
+
+/// Trials whose requests/s spread more than this (coefficient of variation) get a warning.
+pub const NOISY_CV: f64 = 0.10;
 
 #[derive(Debug, Serialize)]
 pub struct ReportContext {
@@ -30,6 +34,12 @@ pub struct ReportContext {
     pub stop_grace: Option<String>,
     /// Which optional files the folder has, for links.
     pub files: Files,
+    /// Trials per variant, and their order.
+    pub repeat: u32,
+    pub order: String,
+    pub seed: Option<u64>,
+    /// How processes were pinned to CPUs, one sentence each; empty when nothing was pinned.
+    pub pinning: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,6 +61,16 @@ pub struct PhaseSection {
     /// Open model: why the load generator fell behind, when it did.
     pub generator_limited: Option<String>,
     pub rows: Vec<ResultRow>,
+    /// The most trials of any variant in this phase.
+    pub trials: usize,
+    /// With repeats: the lowest coverage of the intervals shown (95 % needs 6 trials or more).
+    pub coverage: Option<f64>,
+    /// Variants whose trials spread more than 10 %, with the spread.
+    pub noisy: Vec<String>,
+    /// The server's CPU and memory were sampled: the cost table has data.
+    pub has_resources: bool,
+    /// Variants whose results the load generator limited, and why; empty when none was.
+    pub client_bound: Vec<String>,
     /// Per request name; empty when the experiment has a single request.
     pub by_request: Vec<RequestResultRow>,
     /// Paths of the plots, relative to the report.
@@ -61,9 +81,18 @@ pub struct PhaseSection {
 #[derive(Debug, Serialize)]
 pub struct ResultRow {
     pub variant: String,
+    /// The only trial's metrics, or each metric's median across trials.
     pub metrics: Option<Metrics>,
     /// Requests/s relative to the baseline (or the fastest variant) of the phase.
     pub relative: Option<f64>,
+    /// With repeats: the uncertainty of `relative` (ratio of means, as hyperfine computes it).
+    pub relative_uncertainty: Option<f64>,
+    /// With repeats: medians with confidence intervals.
+    pub rps: Option<Estimate>,
+    pub p50_ms: Option<Estimate>,
+    pub p99_ms: Option<Estimate>,
+    /// With repeats: coefficient of variation of requests/s across trials.
+    pub rps_cv: Option<f64>,
     /// "0" or "12 (connect 2, http ≥400 10)".
     pub errors: String,
     pub failure: Option<String>,
@@ -88,6 +117,8 @@ pub struct VariantRow {
     pub failure: Option<VariantFailure>,
     /// Recorded environment variables ("NAME=value" or the reason a value is not recorded).
     pub env: Vec<String>,
+    /// How the warm-ups went: "2.0 s", "stable after 4.0 s", one per trial.
+    pub warmups: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,35 +175,57 @@ fn describe_errors(m: &Metrics) -> String {
     format!("{} ({})", m.errors, parts.join(", "))
 }
 
-/// The first trial of each variant in a phase, in variant order.
-fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<(&'a str, &'a Metrics, usize)> {
+/// A variant's results in a phase: every trial, and each metric's median across them.
+struct VariantPhase<'a> {
+    name: &'a str,
+    trials: Vec<&'a Metrics>,
+    median: Metrics,
+}
+
+fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<VariantPhase<'a>> {
     data.record
         .variants
         .iter()
         .filter_map(|v| {
-            let trials: Vec<&MetricsRow> = data
+            let trials: Vec<&Metrics> = data
                 .results
                 .iter()
                 .filter(|r| r.variant == v.name && r.phase == phase)
+                .map(|r| &r.metrics)
                 .collect();
-            trials
-                .first()
-                .map(|first| (v.name.as_str(), &first.metrics, trials.len()))
+            Some(VariantPhase {
+                name: &v.name,
+                median: Metrics::median(&trials)?,
+                trials,
+            })
         })
         .collect()
 }
 
+fn values(trials: &[&Metrics], get: fn(&Metrics) -> Option<f64>) -> Vec<f64> {
+    trials.iter().filter_map(|m| get(m)).collect()
+}
+
 /// Closed model: "**a** served the most requests/s: 1.39× **b** (78,706.0 vs 56,543.2),
 /// p99 1.60 vs 2.45 ms."
-fn closed_verdict(results: &[(&str, &Metrics, usize)]) -> Option<String> {
-    let mut ranked: Vec<(&str, &Metrics)> = results.iter().map(|(n, m, _)| (*n, *m)).collect();
-    ranked.sort_by(|a, b| b.1.rps.total_cmp(&a.1.rps));
-    let [(best, top), (second, next), ..] = ranked.as_slice() else {
+fn closed_verdict(results: &[VariantPhase]) -> Option<String> {
+    let mut ranked: Vec<&VariantPhase> = results.iter().collect();
+    ranked.sort_by(|a, b| b.median.rps.total_cmp(&a.median.rps));
+    let [best, runner_up, ..] = ranked.as_slice() else {
         return None;
     };
+    let (top, next) = (&best.median, &runner_up.median);
+    let (best, second) = (best.name, runner_up.name);
     if next.rps <= 0.0 {
         return Some(format!("Only **{best}** completed requests."));
     }
+    let margin = match stats::ratio(
+        &values(&ranked[0].trials, |m| Some(m.rps)),
+        &values(&ranked[1].trials, |m| Some(m.rps)),
+    ) {
+        Some(r) if ranked[0].trials.len() > 1 => format!("{:.2} ± {:.2}×", r.value, r.uncertainty),
+        _ => filters::ratio((top.rps / next.rps).into()),
+    };
     let p99 = match (top.p99_ms, next.p99_ms) {
         (Some(a), Some(b)) => format!(
             ", p99 {} vs {} ms",
@@ -181,9 +234,12 @@ fn closed_verdict(results: &[(&str, &Metrics, usize)]) -> Option<String> {
         ),
         _ => String::new(),
     };
+    let cpu = match (top.cpu_mean_pct, next.cpu_mean_pct) {
+        (Some(a), Some(b)) => format!(", server CPU {a:.0} % vs {b:.0} %"),
+        _ => String::new(),
+    };
     Some(format!(
-        "**{best}** served the most requests/s: {} **{second}** ({} vs {}){p99}.",
-        filters::ratio((top.rps / next.rps).into()),
+        "**{best}** served the most requests/s: {margin} **{second}** ({} vs {}){p99}{cpu}.",
         filters::rate(top.rps.into()),
         filters::rate(next.rps.into()),
     ))
@@ -191,10 +247,10 @@ fn closed_verdict(results: &[(&str, &Metrics, usize)]) -> Option<String> {
 
 /// Open model: at a fixed rate every variant serves about the same requests/s, so the one
 /// with the lowest p99 latency wins.
-fn open_verdict(results: &[(&str, &Metrics, usize)]) -> Option<String> {
+fn open_verdict(results: &[VariantPhase]) -> Option<String> {
     let mut ranked: Vec<(&str, f64)> = results
         .iter()
-        .filter_map(|(name, m, _)| m.p99_ms.map(|p99| (*name, p99)))
+        .filter_map(|v| v.median.p99_ms.map(|p99| (v.name, p99)))
         .collect();
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
     let [(best, low), (second, next), ..] = ranked.as_slice() else {
@@ -207,11 +263,31 @@ fn open_verdict(results: &[(&str, &Metrics, usize)]) -> Option<String> {
     ))
 }
 
+/// benchrig near the limit of its own threads: the phase measured the load generator, not the
+/// server. Open phases that could not keep their rate are flagged by `generator_limited`.
+pub const CLIENT_BOUND_SHARE: f64 = 0.9;
+
+fn client_bound(variant: &str, m: &Metrics, open: bool) -> Option<String> {
+    let client = m.client_cpu_pct?;
+    let threads = m.load_threads? as f64;
+    let late = open && (m.dropped > 0 || m.lagged as f64 > 0.01 * m.requests.max(1) as f64);
+    if client >= CLIENT_BOUND_SHARE * threads * 100.0 || late {
+        Some(format!(
+            "{variant}: benchrig used {client:.0} % CPU of the {:.0} % its {threads:.0} load thread{} can use",
+            threads * 100.0,
+            if threads == 1.0 { "" } else { "s" }
+        ))
+    } else {
+        None
+    }
+}
+
 /// "hyper-1: 1,204 requests dropped at the in-flight cap, 88 sent over 2 ms late"
-fn generator_limited(results: &[(&str, &Metrics, usize)]) -> Option<String> {
+fn generator_limited(results: &[VariantPhase]) -> Option<String> {
     let notes: Vec<String> = results
         .iter()
-        .filter_map(|(name, m, _)| {
+        .map(|v| (v.name, &v.median))
+        .filter_map(|(name, m)| {
             // A few requests late by a few ms are scheduling noise, not a generator at its limit.
             let late_share = m.lagged as f64 / (m.requests + m.dropped).max(1) as f64;
             if m.dropped == 0 && late_share <= 0.01 {
@@ -253,6 +329,15 @@ fn variant_row(v: &VariantRecord) -> VariantRow {
         },
         failure: v.failure.clone(),
         env: v.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        warmups: v
+            .warmups
+            .iter()
+            .map(|w| match w.stable {
+                Some(true) => format!("stable after {:.1} s", w.seconds),
+                Some(false) => format!("not stable within {:.0} s", w.seconds),
+                None => format!("{:.1} s", w.seconds),
+            })
+            .collect(),
     }
 }
 
@@ -265,32 +350,75 @@ pub fn build(data: &SavedRun) -> ReportContext {
         .map(|phase| {
             let results = phase_results(data, &phase.name);
             let reference = match &baseline {
-                Some(b) => results
+                Some(b) => results.iter().find(|v| v.name == b),
+                None => results
                     .iter()
-                    .find(|(n, _, _)| n == b)
-                    .map(|(_, m, _)| m.rps),
-                None => results.iter().map(|(_, m, _)| m.rps).reduce(f64::max),
+                    .max_by(|a, b| a.median.rps.total_cmp(&b.median.rps)),
             }
-            .filter(|r| *r > 0.0);
-            let rows = record
+            .filter(|v| v.median.rps > 0.0);
+            let trials = results.iter().map(|v| v.trials.len()).max().unwrap_or(0);
+            let repeated = trials > 1;
+            let rows: Vec<ResultRow> = record
                 .variants
                 .iter()
                 .map(|v| {
-                    let result = results.iter().find(|(n, _, _)| *n == v.name);
+                    let result = results.iter().find(|r| r.name == v.name);
+                    let rps: Vec<f64> = result
+                        .map(|r| values(&r.trials, |m| Some(m.rps)))
+                        .unwrap_or_default();
+                    let ratio = result.zip(reference).and_then(|(r, base)| {
+                        stats::ratio(&rps, &values(&base.trials, |m| Some(m.rps)))
+                            .filter(|_| repeated && r.name != base.name)
+                    });
                     ResultRow {
                         variant: v.name.clone(),
-                        metrics: result.map(|(_, m, _)| (*m).clone()),
-                        relative: result.zip(reference).map(|((_, m, _), r)| m.rps / r),
+                        metrics: result.map(|r| r.median.clone()),
+                        relative: ratio.map(|r| r.value).or_else(|| {
+                            result
+                                .zip(reference)
+                                .map(|(r, base)| r.median.rps / base.median.rps)
+                        }),
+                        relative_uncertainty: ratio.map(|r| r.uncertainty),
+                        rps: result
+                            .filter(|_| repeated)
+                            .and_then(|_| stats::estimate(&rps)),
+                        p50_ms: result
+                            .filter(|_| repeated)
+                            .and_then(|r| stats::estimate(&values(&r.trials, |m| m.p50_ms))),
+                        p99_ms: result
+                            .filter(|_| repeated)
+                            .and_then(|r| stats::estimate(&values(&r.trials, |m| m.p99_ms))),
+                        rps_cv: result
+                            .filter(|_| repeated)
+                            .and_then(|_| stats::coefficient_of_variation(&rps)),
                         errors: result
-                            .map(|(_, m, _)| describe_errors(m))
+                            .map(|r| describe_errors(&r.median))
                             .unwrap_or_default(),
                         failure: v
                             .failure
                             .as_ref()
                             .filter(|_| result.is_none())
                             .map(|f| f.reason.clone()),
-                        trials: result.map_or(0, |(_, _, n)| *n),
+                        trials: result.map_or(0, |r| r.trials.len()),
                     }
+                })
+                .collect();
+            let coverage = rows
+                .iter()
+                .filter_map(|r| r.rps.map(|e| e.coverage))
+                .reduce(f64::min);
+            let has_resources = rows
+                .iter()
+                .any(|r| r.metrics.as_ref().is_some_and(|m| m.cpu_mean_pct.is_some()));
+            let client_bound = rows
+                .iter()
+                .filter_map(|r| client_bound(&r.variant, r.metrics.as_ref()?, phase.open))
+                .collect();
+            let noisy = rows
+                .iter()
+                .filter_map(|r| {
+                    let cv = r.rps_cv.filter(|cv| *cv > NOISY_CV)?;
+                    Some(format!("{} ({:.0} %)", r.variant, cv * 100.0))
                 })
                 .collect();
             let by_request = if record.requests.len() > 1 {
@@ -338,6 +466,11 @@ pub fn build(data: &SavedRun) -> ReportContext {
                     None
                 },
                 rows,
+                trials,
+                coverage,
+                noisy,
+                has_resources,
+                client_bound,
                 by_request,
                 latency_plot: has_histograms.then_some(latency_plot),
                 rps_plot: has_timeline.then_some(rps_plot),
@@ -392,5 +525,36 @@ pub fn build(data: &SavedRun) -> ReportContext {
             timeseries: !data.timeline.is_empty(),
             histograms: !data.histograms.is_empty(),
         },
+        repeat: record.experiment.repeat,
+        order: record.experiment.order.clone(),
+        seed: record.experiment.seed,
+        pinning: pinning(record),
     }
+}
+
+/// "hyper-1-thread ran on CPU 0.", "The load generator ran on CPU 1."
+fn pinning(record: &RunRecord) -> Vec<String> {
+    let cpus = |list: &[usize]| {
+        let names: Vec<String> = list.iter().map(usize::to_string).collect();
+        format!(
+            "CPU{} {}",
+            if list.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        )
+    };
+    let mut notes: Vec<String> = record
+        .variants
+        .iter()
+        .filter_map(|v| {
+            Some(format!(
+                "**{}** ran on {}.",
+                v.name,
+                cpus(v.cpus.as_deref()?)
+            ))
+        })
+        .collect();
+    if let Some(load) = &record.load_cpus {
+        notes.push(format!("The load generator ran on {}.", cpus(load)));
+    }
+    notes
 }

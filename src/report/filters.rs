@@ -15,6 +15,33 @@ pub fn register(env: &mut Environment) {
     env.add_filter("cell", cell);
     env.add_filter("bytes", bytes);
     env.add_filter("seconds", seconds);
+    env.add_filter("interval", interval);
+    env.add_filter("fixed", fixed);
+}
+
+/// A median with its confidence interval, formatted as `ms` or `rate`: "75,699.4 [72,010.2–78,115.9]".
+pub fn interval(value: Value, kind: &str) -> String {
+    let part = |name: &str| {
+        value
+            .get_attr(name)
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+    };
+    let format = |v: Value| if kind == "ms" { ms(v) } else { rate(v) };
+    match (part("median"), part("low"), part("high")) {
+        (Some(median), Some(low), Some(high)) => {
+            format!("{} [{}–{}]", format(median), format(low), format(high))
+        }
+        _ => MISSING.to_owned(),
+    }
+}
+
+/// A number with a fixed count of decimals: `{{ 0.0312 | fixed(2) }}` → "0.03".
+pub fn fixed(value: Value, digits: Option<usize>) -> String {
+    number(&value).map_or_else(
+        || MISSING.to_owned(),
+        |v| format!("{v:.*}", digits.unwrap_or(2)),
+    )
 }
 
 fn number(value: &Value) -> Option<f64> {
@@ -138,5 +165,12 @@ mod tests {
         assert_eq!(bytes(Value::from(4 * 1024 * 1024)), "4.0 MiB");
         assert_eq!(seconds(Value::from(0.25)), "0.25 s");
         assert_eq!(seconds(Value::from(95.2)), "95.2 s");
+        let estimate = Value::from(minijinja::value::Serde(
+            crate::results::stats::estimate(&[1.5, 2.5, 2.0]).unwrap(),
+        ));
+        assert_eq!(interval(estimate.clone(), "ms"), "2.00 [1.50–2.50]");
+        assert_eq!(interval(estimate, "rate"), "2.0 [1.5–2.5]");
+        assert_eq!(interval(Value::from(()), "ms"), "—");
+        assert_eq!(fixed(Value::from(0.0312), Some(2)), "0.03");
     }
 }

@@ -302,6 +302,10 @@ mod tests {
                         errors: 0,
                         p50_ms: Some(2.0),
                         p99_ms: Some(3.0),
+                        cpu_pct: None,
+                        rss_mb: None,
+                        pss_mb: None,
+                        client_cpu_pct: None,
                     },
                 })
                 .collect()

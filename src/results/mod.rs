@@ -1,6 +1,8 @@
 //! Results of an experiment: recorded tallies, the metrics computed from them, and the outcome
 //! of every variant. Pure data and arithmetic; no I/O.
 
+pub mod resources;
+pub mod stats;
 mod tally;
 
 use std::collections::BTreeMap;
@@ -20,6 +22,8 @@ pub struct PhaseRecording {
     pub timeline: Timeline,
     /// Open model: the requests per second the schedule asked for, on average.
     pub offered_rps: Option<f64>,
+    /// Load generator threads that ran the phase.
+    pub workers: usize,
 }
 
 impl PhaseRecording {
@@ -63,6 +67,27 @@ pub const METRIC_NAMES: &[&str] = &[
     "lag_max_ms",
     "service_p50_ms",
     "service_p99_ms",
+    "cpu_mean_pct",
+    "cpu_peak_pct",
+    "rss_peak_mb",
+    "pss_peak_mb",
+    "processes",
+    "client_cpu_pct",
+    "rps_per_core",
+    "pss_per_process_mb",
+    "load_threads",
+];
+
+/// Metrics that exist only when the server's resources were sampled (in `benchrig run`).
+pub const RESOURCE_METRICS: &[&str] = &[
+    "cpu_mean_pct",
+    "cpu_peak_pct",
+    "rss_peak_mb",
+    "pss_peak_mb",
+    "processes",
+    "client_cpu_pct",
+    "rps_per_core",
+    "pss_per_process_mb",
 ];
 
 /// Metrics that only exist in open-model phases.
@@ -114,6 +139,23 @@ pub struct Metrics {
     /// Open model: from the actual send to the end of the response, in ms.
     pub service_p50_ms: Option<f64>,
     pub service_p99_ms: Option<f64>,
+    /// CPU of the server's whole process tree, mean and peak of the samples: 100 = one core.
+    pub cpu_mean_pct: Option<f64>,
+    pub cpu_peak_pct: Option<f64>,
+    /// Peak resident memory of the tree: RSS counts shared pages once per process, PSS
+    /// splits them between processes (what a pre-fork server really costs).
+    pub rss_peak_mb: Option<f64>,
+    pub pss_peak_mb: Option<f64>,
+    /// The most processes the tree had.
+    pub processes: Option<u64>,
+    /// benchrig's own CPU (the load generator), mean: 100 = one core.
+    pub client_cpu_pct: Option<f64>,
+    /// Requests/s per core of server CPU: rps / (cpu_mean_pct / 100).
+    pub rps_per_core: Option<f64>,
+    /// Memory per worker: PSS peak / processes.
+    pub pss_per_process_mb: Option<f64>,
+    /// Load generator threads.
+    pub load_threads: Option<u64>,
     /// Responses per HTTP status code.
     pub statuses: BTreeMap<u16, u64>,
 }
@@ -181,8 +223,34 @@ impl Metrics {
                 .as_ref()
                 .filter(|h| !h.is_empty())
                 .map(|h| h.value_at_quantile(0.99) as f64 / 1000.0),
+            cpu_mean_pct: None,
+            cpu_peak_pct: None,
+            rss_peak_mb: None,
+            pss_peak_mb: None,
+            processes: None,
+            client_cpu_pct: None,
+            rps_per_core: None,
+            pss_per_process_mb: None,
+            load_threads: None,
             statuses: tally.statuses.clone(),
         }
+    }
+
+    /// Adds what the server cost during the phase, and the derived efficiency.
+    pub fn with_resources(mut self, used: Option<resources::ResourceUse>) -> Metrics {
+        if let Some(used) = used {
+            self.cpu_mean_pct = Some(used.cpu_mean_pct);
+            self.cpu_peak_pct = Some(used.cpu_peak_pct);
+            self.rss_peak_mb = Some(used.rss_peak_mb);
+            self.pss_peak_mb = Some(used.pss_peak_mb);
+            self.processes = Some(used.processes);
+            self.client_cpu_pct = Some(used.client_cpu_pct);
+            self.rps_per_core =
+                (used.cpu_mean_pct > 0.0).then(|| self.rps / (used.cpu_mean_pct / 100.0));
+            self.pss_per_process_mb =
+                (used.processes > 0).then(|| used.pss_peak_mb / used.processes as f64);
+        }
+        self
     }
 }
 
@@ -220,6 +288,11 @@ pub struct SecondStats {
     pub errors: u64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Mean of the resource samples taken in this second.
+    pub cpu_pct: Option<f64>,
+    pub rss_mb: Option<f64>,
+    pub pss_mb: Option<f64>,
+    pub client_cpu_pct: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,14 +302,19 @@ pub struct RequestMetrics {
 }
 
 impl PhaseResult {
-    /// `start`: when the phase started, since the run started.
+    /// `start`: when the phase started, since the run started; `samples`: the variant's
+    /// resource samples of the trial (those within the phase are used).
     pub fn from_recording(
         phase: &str,
         trial: u32,
         start: Duration,
         recording: &PhaseRecording,
+        samples: &[resources::TimedSample],
     ) -> PhaseResult {
         let total = recording.total();
+        let used = resources::summarize(&resources::within(samples, start, recording.elapsed));
+        let seconds = recording.timeline.seconds.len();
+        let per_second = resources::per_second(samples, start, seconds);
         PhaseResult {
             histograms: PhaseHistograms {
                 start,
@@ -250,7 +328,11 @@ impl PhaseResult {
             },
             phase: phase.to_owned(),
             trial,
-            metrics: Metrics::from_tally(&total, recording.elapsed, recording.offered_rps),
+            metrics: Metrics {
+                load_threads: Some(recording.workers as u64),
+                ..Metrics::from_tally(&total, recording.elapsed, recording.offered_rps)
+            }
+            .with_resources(used),
             by_request: recording
                 .by_request
                 .iter()
@@ -269,12 +351,17 @@ impl PhaseResult {
                         Some(s.latency.value_at_quantile(q) as f64 / 1000.0)
                             .filter(|_| !s.latency.is_empty())
                     };
+                    let sampled = per_second.get(i).copied().flatten();
                     SecondStats {
                         second: i as u64,
                         requests: s.requests,
                         errors: s.errors,
                         p50_ms: quantile(0.5),
                         p99_ms: quantile(0.99),
+                        cpu_pct: sampled.map(|r| r.0),
+                        rss_mb: sampled.map(|r| r.1),
+                        pss_mb: sampled.map(|r| r.2),
+                        client_cpu_pct: sampled.map(|r| r.3),
                     }
                 })
                 .collect(),
@@ -303,11 +390,100 @@ pub struct VariantResult {
     pub failure: Option<VariantFailure>,
     /// Notes on stopping, e.g. that the group needed SIGKILL.
     pub stop_note: Option<String>,
+    /// How each trial's warm-up went.
+    pub warmups: Vec<WarmupNote>,
+}
+
+/// How long a warm-up took, and whether it became stable (with `until_stable`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct WarmupNote {
+    pub trial: u32,
+    pub seconds: f64,
+    /// `None` when the warm-up had a fixed length.
+    pub stable: Option<bool>,
 }
 
 impl VariantResult {
+    /// The first trial of a phase.
     pub fn phase(&self, name: &str) -> Option<&PhaseResult> {
         self.phases.iter().find(|p| p.phase == name)
+    }
+
+    /// A phase's metrics: of its only trial, or the median of each metric across trials.
+    pub fn metrics(&self, phase: &str) -> Option<Metrics> {
+        let trials: Vec<&Metrics> = self
+            .phases
+            .iter()
+            .filter(|p| p.phase == phase)
+            .map(|p| &p.metrics)
+            .collect();
+        Metrics::median(&trials)
+    }
+}
+
+impl Metrics {
+    /// Each metric's median across trials (status counts are summed); `None` for no trials.
+    pub fn median(trials: &[&Metrics]) -> Option<Metrics> {
+        let first = *trials.first()?;
+        if trials.len() == 1 {
+            return Some(first.clone());
+        }
+        let real = |get: fn(&Metrics) -> f64| {
+            stats::median(&trials.iter().map(|m| get(m)).collect::<Vec<_>>()).unwrap_or(0.0)
+        };
+        let whole = |get: fn(&Metrics) -> u64| {
+            stats::median(&trials.iter().map(|m| get(m) as f64).collect::<Vec<_>>())
+                .map_or(0, |v| v.round() as u64)
+        };
+        let optional = |get: fn(&Metrics) -> Option<f64>| {
+            stats::median(&trials.iter().filter_map(|m| get(m)).collect::<Vec<_>>())
+        };
+        let mut statuses = BTreeMap::new();
+        for m in trials {
+            for (status, n) in &m.statuses {
+                *statuses.entry(*status).or_insert(0) += n;
+            }
+        }
+        Some(Metrics {
+            requests: whole(|m| m.requests),
+            responses: whole(|m| m.responses),
+            errors: whole(|m| m.errors),
+            error_rate: real(|m| m.error_rate),
+            success_rate: real(|m| m.success_rate),
+            rps: real(|m| m.rps),
+            duration_s: real(|m| m.duration_s),
+            mean_ms: optional(|m| m.mean_ms),
+            min_ms: optional(|m| m.min_ms),
+            p50_ms: optional(|m| m.p50_ms),
+            p90_ms: optional(|m| m.p90_ms),
+            p95_ms: optional(|m| m.p95_ms),
+            p99_ms: optional(|m| m.p99_ms),
+            p999_ms: optional(|m| m.p999_ms),
+            max_ms: optional(|m| m.max_ms),
+            bytes: whole(|m| m.bytes),
+            errors_connect: whole(|m| m.errors_connect),
+            errors_timeout: whole(|m| m.errors_timeout),
+            errors_reset: whole(|m| m.errors_reset),
+            errors_other: whole(|m| m.errors_other),
+            errors_http: whole(|m| m.errors_http),
+            dropped: whole(|m| m.dropped),
+            lagged: whole(|m| m.lagged),
+            target_rps: optional(|m| m.target_rps),
+            lag_p99_ms: optional(|m| m.lag_p99_ms),
+            lag_max_ms: optional(|m| m.lag_max_ms),
+            service_p50_ms: optional(|m| m.service_p50_ms),
+            service_p99_ms: optional(|m| m.service_p99_ms),
+            cpu_mean_pct: optional(|m| m.cpu_mean_pct),
+            cpu_peak_pct: optional(|m| m.cpu_peak_pct),
+            rss_peak_mb: optional(|m| m.rss_peak_mb),
+            pss_peak_mb: optional(|m| m.pss_peak_mb),
+            processes: optional(|m| m.processes.map(|p| p as f64)).map(|p| p.round() as u64),
+            client_cpu_pct: optional(|m| m.client_cpu_pct),
+            rps_per_core: optional(|m| m.rps_per_core),
+            pss_per_process_mb: optional(|m| m.pss_per_process_mb),
+            load_threads: optional(|m| m.load_threads.map(|p| p as f64)).map(|p| p.round() as u64),
+            statuses,
+        })
     }
 }
 
@@ -351,6 +527,25 @@ mod tests {
         let empty = Metrics::from_tally(&Tally::new(), Duration::from_secs(1), None);
         assert_eq!(empty.error_rate, 0.0);
         assert_eq!(empty.success_rate, 0.0);
+    }
+
+    #[test]
+    fn medians_across_trials() {
+        let trial = |ms: u64, requests: u64| {
+            let mut tally = Tally::new();
+            for _ in 0..requests {
+                tally.record_response(ms * 1000, 200, 1);
+            }
+            Metrics::from_tally(&tally, Duration::from_secs(1), None)
+        };
+        let (a, b, c) = (trial(1, 100), trial(3, 300), trial(2, 200));
+        let m = Metrics::median(&[&a, &b, &c]).unwrap();
+        assert_eq!(m.requests, 200);
+        assert_eq!(m.rps, 200.0);
+        assert!((m.p50_ms.unwrap() - 2.0).abs() < 0.01);
+        assert_eq!(m.statuses[&200], 600, "status counts add up");
+        assert_eq!(Metrics::median(&[&a]).unwrap(), a);
+        assert!(Metrics::median(&[]).is_none());
     }
 
     #[test]

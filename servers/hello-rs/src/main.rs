@@ -40,6 +40,10 @@ struct Args {
     stall_for: Option<Duration>,
 }
 
+/// Pending connections the kernel queues while the server is busy or stalled (as nginx and
+/// gunicorn configure one; capped by net.core.somaxconn).
+const LISTEN_BACKLOG: u32 = 1024;
+
 /// Largest body `/bytes` will produce, so a typo cannot exhaust memory.
 const MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Longest wait `/sleep`, `/items`, `/io` and `/stall` accept.
@@ -107,7 +111,16 @@ fn main() {
 }
 
 async fn serve(addr: SocketAddr, state: Arc<State>) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
+    // An explicit accept queue: tokio's default of 128 overflows when a stalled server meets
+    // a few hundred new connections, and each dropped SYN costs its client a 1 s retransmit.
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener: TcpListener = socket.listen(LISTEN_BACKLOG)?;
     eprintln!("hello-rs: listening on http://{addr}");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
