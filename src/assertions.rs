@@ -182,7 +182,7 @@ pub fn evaluate(
                     METRIC_NAMES.contains(&n.as_str()) && !metrics.contains_key(n.as_str())
                 });
                 if let Some(missing) = missing {
-                                        outcome.detail = if OPEN_MODEL_METRICS.contains(&missing.as_str()) {
+                    outcome.detail = if OPEN_MODEL_METRICS.contains(&missing.as_str()) {
                         format!("`{missing}` exists only in open-model phases")
                     } else if RESOURCE_METRICS.contains(&missing.as_str()) {
                         format!(
@@ -396,6 +396,7 @@ mod tests {
             stage: "ready".into(),
             reason: "exited with status 1".into(),
             log_tail: String::new(),
+            log: "broken.log".into(),
         });
         let outcomes = evaluate(
             &[assertion("error_rate < 0.01", None)],

@@ -5,6 +5,7 @@
 pub mod adhoc;
 pub mod assertions;
 pub mod cli;
+pub mod compare;
 pub mod environment;
 pub mod exit_code;
 pub mod load;

@@ -2,6 +2,7 @@
 //! turn (start, ready, warm-up, phases, stop), then summary, assertions and report, then the
 //! report folder replaces the previous one.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -13,13 +14,15 @@ use crate::assertions::{self, AssertionOutcome};
 use crate::environment::Environment;
 use crate::exit_code;
 use crate::load::{run_phase, LiveCounters, Target};
-use crate::manifest::{self, ManifestError, PhasePlan, Plan, ReadyProbe, VariantPlan};
+use crate::manifest::{
+    self, ManifestError, PhasePlan, PlaceholderContext, Plan, ProcessPlan, ReadyProbe, VariantPlan,
+};
 use crate::output::{
     Export, HistogramsHlog, RawCsvWriter, ReportFolder, RunData, RunJson, SummaryByRequestCsv,
     SummaryCsv, TimeseriesCsv,
 };
-use crate::process::ResourceSampler;
 use crate::process::{self, describe_status, group, log_tail, wait_ready, ManagedProcess};
+use crate::process::{ResourceSample, ResourceSampler};
 use crate::progress;
 use crate::report;
 use crate::results::resources::TimedSample;
@@ -76,6 +79,13 @@ pub enum RunError {
     },
     #[error("{0:#}")]
     Aborted(anyhow::Error),
+    #[error("service `{name}` did not start: {reason}\nlast lines of {log}:\n{tail}")]
+    Service {
+        name: String,
+        reason: String,
+        log: String,
+        tail: String,
+    },
     #[error("interrupted by {signal}; every server was stopped; partial results are in {}", partial.display())]
     Interrupted { signal: Signal, partial: PathBuf },
 }
@@ -84,7 +94,9 @@ impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RunError::Manifest(_) | RunError::Usage(_) => exit_code::INVALID_INPUT,
-            RunError::Setup { .. } | RunError::Aborted(_) => exit_code::RUN_ABORTED,
+            RunError::Setup { .. } | RunError::Service { .. } | RunError::Aborted(_) => {
+                exit_code::RUN_ABORTED
+            }
             RunError::Interrupted { signal, .. } => exit_code::INTERRUPTED_BASE + *signal as u8,
         }
     }
@@ -135,8 +147,10 @@ async fn run_plan(plan: &Plan, final_dir: &Path, workdir: &Path) -> Result<RunOu
             .display()
     ));
 
+    // Removes the trials' scratch directories however the run ends.
+    let _scratch = ScratchRoot;
     let variants = tokio::select! {
-                result = execute(plan, &folder, &raw, started.1) => result?,
+        result = execute(plan, &folder, &raw, started.1) => result?,
         signal = interrupt.recv() => {
             // Dropping `execute` stopped every server it had started; make sure of it.
             group::signal_all(Signal::SIGKILL);
@@ -226,8 +240,10 @@ impl Interrupt {
 fn python_venvs(plan: &Plan) -> Vec<PathBuf> {
     plan.variants
         .iter()
-        .filter_map(|v| {
-            let program = v.cwd.join(v.command.first()?);
+        .flat_map(|v| &v.processes)
+        .chain(&plan.services)
+        .filter_map(|p| {
+            let program = p.cwd.join(p.command.first()?);
             let venv = crate::environment::venv_of(program.to_str()?)?;
             Some(
                 venv.strip_prefix(&plan.workdir)
@@ -247,12 +263,15 @@ async fn execute(
     for argv in &plan.setup {
         run_setup(argv, &plan.workdir, &folder.logs_dir().join("setup.log")).await?;
     }
+    let services = start_services(plan, folder).await?;
+    let service_ports: BTreeMap<String, u16> =
+        services.iter().map(|s| (s.name.clone(), s.port)).collect();
     let mut results: Vec<VariantResult> = plan
         .variants
         .iter()
         .map(|v| VariantResult {
             name: v.name.clone(),
-            argv: v.command.clone(),
+            argv: v.processes[v.target].command.clone(),
             port: 0,
             ready_after_s: None,
             phases: Vec::new(),
@@ -279,20 +298,181 @@ async fn execute(
             runs.len(),
             variant.name
         ));
-        run_trial(plan, variant, trial, folder, raw, run_start, result).await;
+        let trial_run = TrialRun {
+            plan,
+            variant,
+            trial,
+            folder,
+            raw,
+            run_start,
+            services: &service_ports,
+        };
+        trial_run.run(result).await;
         if let Some(failure) = &result.failure {
             say(format!(
-                "{}: FAILED during {}: {}\n--- last lines of {}/logs/{}.log ---\n{}\n---",
+                "{}: FAILED during {}: {}\n--- last lines of {}/logs/{} ---\n{}\n---",
                 variant.name,
                 failure.stage,
                 failure.reason,
                 folder.final_dir().display(),
-                variant.name,
+                failure.log,
                 failure.log_tail
             ));
         }
     }
+    for service in services.into_iter().rev() {
+        let stopped = service.process.stop();
+        if stopped.killed {
+            say(format!(
+                "service {}: did not stop within its grace period and was killed",
+                service.name
+            ));
+        }
+    }
     Ok(results)
+}
+
+/// A started process that answered its readiness probe.
+struct Running {
+    name: String,
+    process: ManagedProcess,
+    port: u16,
+    argv: Vec<String>,
+    ready_after: Duration,
+    log: PathBuf,
+}
+
+/// Why a process could not be started: the stage, the reason, its log.
+struct StartFailure {
+    stage: &'static str,
+    reason: String,
+    log: PathBuf,
+}
+
+/// Starts `process` on a fresh port and waits until it is ready; `label` names it in the
+/// output. A process that is not ready is stopped before returning.
+async fn start_process(
+    process: &ProcessPlan,
+    label: &str,
+    ctx: impl FnOnce(u16) -> PlaceholderContext,
+    log: PathBuf,
+) -> Result<Running, StartFailure> {
+    let failure = |stage, reason: String| StartFailure {
+        stage,
+        reason,
+        log: log.clone(),
+    };
+    let port = process::free_port()
+        .map_err(|e| failure("start", format!("no free port on 127.0.0.1: {e}")))?;
+    let launch = process
+        .launch(&ctx(port))
+        .map_err(|e| failure("start", e))?;
+    let pinned = process
+        .cpus
+        .as_ref()
+        .map(|cpus| format!(" pinned to CPUs {cpus:?}"))
+        .unwrap_or_default();
+    say(format!(
+        "{label}: starting `{}` on 127.0.0.1:{port}{pinned}",
+        shell_words::join(&launch.argv),
+    ));
+    let managed = ManagedProcess::spawn(
+        &launch.argv,
+        &launch.env,
+        &launch.cwd,
+        &log,
+        process.stop,
+        process.cpus.as_deref(),
+    )
+    .map_err(|e| failure("start", e.to_string()))?;
+    let probe = match &process.ready {
+        ReadyProbe::Http(path) => format!("GET {path} answering 2xx"),
+        ReadyProbe::Tcp => "the port accepting connections".to_owned(),
+    };
+    say(format!(
+        "{label}: pid {} (process group {}); waiting up to {} for {probe}",
+        managed.pid(),
+        managed.process_group(),
+        humantime::format_duration(process.ready_timeout)
+    ));
+    match wait_ready(
+        &managed,
+        &process.ready,
+        port,
+        process.ready_timeout,
+        process.ready_interval,
+    )
+    .await
+    {
+        Ok(ready_after) => Ok(Running {
+            name: process.name.clone(),
+            process: managed,
+            port,
+            argv: launch.argv,
+            ready_after,
+            log,
+        }),
+        Err(e) => {
+            managed.stop();
+            Err(failure("ready", e.to_string()))
+        }
+    }
+}
+
+/// Starts the services, in order, each ready before the next.
+async fn start_services(plan: &Plan, folder: &ReportFolder) -> Result<Vec<Running>, RunError> {
+    let mut running: Vec<Running> = Vec::new();
+    for service in &plan.services {
+        let ports: BTreeMap<String, u16> =
+            running.iter().map(|s| (s.name.clone(), s.port)).collect();
+        let scratch = scratch_dir(&service.name);
+        let started = start_process(
+            service,
+            &format!("service {}", service.name),
+            |port| PlaceholderContext {
+                experiment: plan.name.clone(),
+                name: service.name.clone(),
+                port,
+                scratch,
+                services: ports,
+                processes: BTreeMap::new(),
+                workdir: plan.workdir.clone(),
+                write_files: true,
+            },
+            folder.logs_dir().join(&service.log_name),
+        )
+        .await;
+        match started {
+            Ok(service) => running.push(service),
+            Err(failure) => {
+                return Err(RunError::Service {
+                    name: service.name.clone(),
+                    reason: format!("{}: {}", failure.stage, failure.reason),
+                    log: failure.log.display().to_string(),
+                    tail: log_tail(&failure.log, LOG_TAIL_LINES),
+                })
+            }
+        }
+    }
+    Ok(running)
+}
+
+/// Where this run's trials keep the files their processes render.
+fn scratch_root() -> PathBuf {
+    std::env::temp_dir().join(format!("benchrig-{}", std::process::id()))
+}
+
+/// A directory for the files a trial's processes render (`{{ scratch }}`).
+fn scratch_dir(name: &str) -> PathBuf {
+    scratch_root().join(name)
+}
+
+struct ScratchRoot;
+
+impl Drop for ScratchRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(scratch_root());
+    }
 }
 
 async fn run_setup(argv: &[String], workdir: &Path, log: &Path) -> Result<(), RunError> {
@@ -309,7 +489,11 @@ async fn run_setup(argv: &[String], workdir: &Path, log: &Path) -> Result<(), Ru
         &Default::default(),
         workdir,
         log,
-        Duration::from_secs(5),
+        manifest::StopPlan {
+            signal: nix::sys::signal::Signal::SIGTERM,
+            to: manifest::StopTarget::Group,
+            grace: Duration::from_secs(5),
+        },
         None,
     )
     .map_err(|e| failed(e.to_string()))?;
@@ -327,173 +511,205 @@ async fn run_setup(argv: &[String], workdir: &Path, log: &Path) -> Result<(), Ru
     }
 }
 
-/// One trial of a variant: a fresh start, readiness, warm-up, every phase, stop. Adds the
-/// phases to `result`, or sets its failure.
-async fn run_trial(
-    plan: &Plan,
-    variant: &VariantPlan,
+/// One trial of a variant.
+struct TrialRun<'a> {
+    plan: &'a Plan,
+    variant: &'a VariantPlan,
     trial: u32,
-    folder: &ReportFolder,
-    raw: &RawCsvWriter,
+    folder: &'a ReportFolder,
+    raw: &'a RawCsvWriter,
     run_start: Instant,
-    result: &mut VariantResult,
-) {
-    let log_path = folder.logs_dir().join(format!("{}.log", variant.name));
-    let stage = |name: &str| {
-        if plan.repeat > 1 {
-            format!("{name} (trial {trial})")
+    /// Ports of the running services.
+    services: &'a BTreeMap<String, u16>,
+}
+
+impl TrialRun<'_> {
+    fn stage(&self, name: &str) -> String {
+        if self.plan.repeat > 1 {
+            format!("{name} (trial {})", self.trial)
         } else {
             name.to_owned()
         }
-    };
-    let fail = |stage: String, reason: String| {
+    }
+
+    fn failure(&self, stage: &str, reason: String, log: &Path) -> Option<VariantFailure> {
         Some(VariantFailure {
-            stage,
+            stage: self.stage(stage),
             reason,
-            log_tail: log_tail(&log_path, LOG_TAIL_LINES),
+            log_tail: log_tail(log, LOG_TAIL_LINES),
+            log: log
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
         })
-    };
-    if plan.repeat > 1 {
-        // Trials share the variant's log; mark where each begins.
-        use std::io::Write;
-        if let Ok(mut log) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-        {
-            let _ = writeln!(log, "=== benchrig: trial {trial} of {} ===", plan.repeat);
-        }
     }
 
-    let launch = match process::free_port()
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
-        .and_then(|port| variant.launch(&plan.name, port))
-    {
-        Ok(launch) => launch,
-        Err(e) => {
-            result.failure = fail(stage("start"), e);
-            return;
+    /// A fresh start of every process, readiness, warm-up, every phase, stop. Adds the phases
+    /// to `result`, or sets its failure.
+    async fn run(&self, result: &mut VariantResult) {
+        let variant = self.variant;
+        let scratch = scratch_dir(&format!("{}-{}", variant.name, self.trial));
+        if self.plan.repeat > 1 {
+            // Trials share the variant's logs; mark where each begins.
+            use std::io::Write;
+            for process in &variant.processes {
+                let path = self.folder.logs_dir().join(&process.log_name);
+                if let Ok(mut log) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    let _ = writeln!(
+                        log,
+                        "=== benchrig: trial {} of {} ===",
+                        self.trial, self.plan.repeat
+                    );
+                }
+            }
         }
-    };
-    result.argv = launch.argv.clone();
-    result.port = launch.port;
-    let pinned = variant
-        .cpus
-        .as_ref()
-        .map(|cpus| format!(" pinned to CPUs {cpus:?}"))
-        .unwrap_or_default();
-    say(format!(
-        "{}: starting `{}` on 127.0.0.1:{}{pinned}",
-        variant.name,
-        shell_words::join(&launch.argv),
-        launch.port
-    ));
-    let process = match ManagedProcess::spawn(
-        &launch.argv,
-        &launch.env,
-        &launch.cwd,
-        &log_path,
-        variant.stop_grace,
-        variant.cpus.as_deref(),
-    ) {
-        Ok(p) => p,
-        Err(e) => {
-            result.failure = fail(stage("start"), e.to_string());
-            return;
+        let mut running: Vec<Running> = Vec::new();
+        for process in &variant.processes {
+            let ports: BTreeMap<String, u16> =
+                running.iter().map(|p| (p.name.clone(), p.port)).collect();
+            let label = if variant.processes.len() == 1 {
+                variant.name.clone()
+            } else {
+                format!("{} ({})", variant.name, process.name)
+            };
+            let started = start_process(
+                process,
+                &label,
+                |port| PlaceholderContext {
+                    experiment: self.plan.name.clone(),
+                    name: variant.name.clone(),
+                    port,
+                    scratch: scratch.clone(),
+                    services: self.services.clone(),
+                    processes: ports,
+                    workdir: self.plan.workdir.clone(),
+                    write_files: true,
+                },
+                self.folder.logs_dir().join(&process.log_name),
+            )
+            .await;
+            match started {
+                Ok(process) => running.push(process),
+                Err(failure) => {
+                    result.failure = self.failure(failure.stage, failure.reason, &failure.log);
+                    stop_all(running, variant, result);
+                    let _ = std::fs::remove_dir_all(&scratch);
+                    return;
+                }
+            }
         }
-    };
-    let probe = match &variant.ready {
-        ReadyProbe::Http(path) => format!("GET {path} answering 2xx"),
-        ReadyProbe::Tcp => "the port accepting connections".to_owned(),
-    };
-    say(format!(
-        "{}: pid {} (process group {}); waiting up to {} for {probe}",
-        variant.name,
-        process.pid(),
-        process.process_group(),
-        humantime::format_duration(variant.ready_timeout)
-    ));
-    match wait_ready(
-        &process,
-        &variant.ready,
-        launch.port,
-        variant.ready_timeout,
-        variant.ready_interval,
-    )
-    .await
-    {
-        Ok(waited) => {
-            result.ready_after_s.get_or_insert(waited.as_secs_f64());
-        }
-        Err(e) => {
-            process.stop();
-            result.failure = fail(stage("ready"), e.to_string());
-            return;
-        }
-    }
-    let target = match Target::new(launch.port, &plan.requests) {
-        Ok(t) => t,
-        Err(e) => {
-            process.stop();
-            result.failure = fail(stage("start"), e);
-            return;
-        }
-    };
-
-    let sampling = Sampling::start(process.process_group(), plan.sample_every, run_start);
-    if let Some(warmup) = &plan.warmup {
-        let note = warm_up(&variant.name, warmup, &target, trial).await;
-        result.warmups.push(note);
-        if let Some(status) = process.exit_status() {
-            process.stop();
-            result.failure = fail(
-                stage("warmup"),
-                format!("exited with {} under load", describe_status(&status)),
-            );
-            return;
-        }
-    }
-    for phase in &plan.phases {
-        raw.begin_phase(&variant.name, &phase.name, trial, target.request_names());
-        let phase_start = run_start.elapsed();
-        let live = Arc::new(LiveCounters::default());
-        let label = format!("{}: {}", variant.name, phase.name);
-        let recording = progress::track(
-            &label,
-            phase,
-            &live,
-            run_phase(phase, &target, Some(raw.sink()), live.clone()),
-        )
-        .await;
-        let phase_result = PhaseResult::from_recording(
-            &phase.name,
-            trial,
-            phase_start,
-            &recording,
-            &sampling.samples(),
+        let target = &running[variant.target];
+        result.argv = target.argv.clone();
+        result.port = target.port;
+        result.ready_after_s.get_or_insert(
+            running
+                .iter()
+                .map(|p| p.ready_after)
+                .sum::<Duration>()
+                .as_secs_f64(),
         );
-        say(describe_result(&variant.name, &phase_result));
-        result.phases.push(phase_result);
-        if let Some(status) = process.exit_status() {
-            result.failure = fail(
-                stage(&phase.name),
-                format!("exited with {} under load", describe_status(&status)),
+        match Target::new(target.port, &self.plan.requests) {
+            Ok(load_target) => self.load(&load_target, &running, result).await,
+            Err(e) => result.failure = self.failure("start", e, &target.log),
+        }
+        stop_all(running, variant, result);
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+
+    /// Warm-up and phases against the running processes; stops at the first that exits.
+    async fn load(&self, target: &Target, running: &[Running], result: &mut VariantResult) {
+        let (plan, variant, trial) = (self.plan, self.variant, self.trial);
+        let exited = || {
+            running
+                .iter()
+                .find_map(|p| p.process.exit_status().map(|status| (p, status)))
+        };
+        let leaders: Vec<i32> = running.iter().map(|p| p.process.process_group()).collect();
+        let sampling = Sampling::start(leaders, plan.sample_every, self.run_start);
+        if let Some(warmup) = &plan.warmup {
+            let note = warm_up(&variant.name, warmup, target, trial).await;
+            result.warmups.push(note);
+            if let Some((process, status)) = exited() {
+                result.failure = self.failure(
+                    "warmup",
+                    format!(
+                        "{} exited with {} under load",
+                        process.name,
+                        describe_status(&status)
+                    ),
+                    &process.log,
+                );
+                return;
+            }
+        }
+        for phase in &plan.phases {
+            self.raw
+                .begin_phase(&variant.name, &phase.name, trial, target.request_names());
+            let phase_start = self.run_start.elapsed();
+            let live = Arc::new(LiveCounters::default());
+            let label = format!("{}: {}", variant.name, phase.name);
+            let recording = progress::track(
+                &label,
+                phase,
+                &live,
+                run_phase(phase, target, Some(self.raw.sink()), live.clone()),
+            )
+            .await;
+            let phase_result = PhaseResult::from_recording(
+                &phase.name,
+                trial,
+                phase_start,
+                &recording,
+                &sampling.samples(),
             );
-            break;
+            say(describe_result(&variant.name, &phase_result));
+            result.phases.push(phase_result);
+            if let Some((process, status)) = exited() {
+                result.failure = self.failure(
+                    &phase.name,
+                    format!(
+                        "{} exited with {} under load",
+                        process.name,
+                        describe_status(&status)
+                    ),
+                    &process.log,
+                );
+                return;
+            }
         }
     }
-    let stopped = process.stop();
-    if stopped.killed {
-        result.stop_note = Some(format!(
-            "did not exit within {} of SIGTERM and was killed",
-            humantime::format_duration(variant.stop_grace)
-        ));
-    }
-    if !stopped.survivors.is_empty() {
-        say(format!(
-            "warning: {}: processes {:?} survived SIGKILL (stuck in the kernel?)",
-            variant.name, stopped.survivors
-        ));
+}
+
+/// Stops a variant's processes, the last started first, and notes any that needed SIGKILL.
+fn stop_all(running: Vec<Running>, variant: &VariantPlan, result: &mut VariantResult) {
+    for process in running.into_iter().rev() {
+        let grace = variant
+            .processes
+            .iter()
+            .find(|p| p.name == process.name)
+            .map_or(Duration::ZERO, |p| p.stop.grace);
+        let stopped = process.process.stop();
+        if stopped.killed {
+            let who = if variant.processes.len() == 1 {
+                String::new()
+            } else {
+                format!("{} ", process.name)
+            };
+            result.stop_note = Some(format!(
+                "{who}did not exit within {} of its stop signal and was killed",
+                humantime::format_duration(grace)
+            ));
+        }
+        if !stopped.survivors.is_empty() {
+            say(format!(
+                "warning: {}: processes {:?} survived SIGKILL (stuck in the kernel?)",
+                variant.name, stopped.survivors
+            ));
+        }
     }
 }
 
@@ -504,17 +720,35 @@ struct Sampling {
 }
 
 impl Sampling {
-    fn start(leader: i32, every: Duration, run_start: Instant) -> Sampling {
+    /// Samples the process trees of `leaders` (a variant's processes) as one.
+    fn start(leaders: Vec<i32>, every: Duration, run_start: Instant) -> Sampling {
         let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = samples.clone();
         let task = tokio::spawn(async move {
-            let mut sampler = ResourceSampler::new(leader);
+            let mut samplers: Vec<ResourceSampler> =
+                leaders.into_iter().map(ResourceSampler::new).collect();
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let sample = sampler.sample();
+                let Some(sample) =
+                    samplers
+                        .iter_mut()
+                        .map(ResourceSampler::sample)
+                        .reduce(|sum, s| ResourceSample {
+                            cpu_pct: sum.cpu_pct + s.cpu_pct,
+                            rss_bytes: sum.rss_bytes + s.rss_bytes,
+                            pss_bytes: sum.pss_bytes + s.pss_bytes,
+                            uss_bytes: sum.uss_bytes + s.uss_bytes,
+                            processes: sum.processes + s.processes,
+                            threads: sum.threads + s.threads,
+                            // benchrig's own CPU: every sampler reads the same process.
+                            ..sum
+                        })
+                else {
+                    continue;
+                };
                 sink.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push((run_start.elapsed(), sample));

@@ -307,13 +307,13 @@ mod tests {
 
     #[test]
     fn missing_fields_say_what_to_add() {
-        let text = "name: x\nvariants:\n  - name: a\nphases: []\nrequests: []\n";
+        let text = "name: x\nvariants: []\nphases: []\nrequests:\n  - method: GET\n";
         let shown = problem(text);
         assert!(
-            shown.contains("variants[0]: missing field 'command'; add the command"),
+            shown.contains("requests[0]: missing field 'path'; add the path to request"),
             "{shown}"
         );
-        assert!(shown.starts_with("3:"), "{shown}");
+        assert!(shown.starts_with("5:"), "{shown}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod diagnose;
 mod locate;
+mod placeholders;
 mod plan;
 mod schedule;
 mod types;
@@ -12,12 +13,14 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use locate::{Location, LocationIndex};
+pub use placeholders::PlaceholderContext;
 pub use plan::{
-    ClientSettings, HttpClient, LaunchSpec, LoadModel, PhasePlan, Plan, ReadyProbe, RequestPlan,
-    StopCondition, TrialSchedule, VariantPlan, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
+    ClientSettings, HttpClient, LaunchSpec, LoadModel, PhasePlan, Plan, ProcessPlan, ReadyProbe,
+    RequestPlan, StopCondition, StopPlan, TrialSchedule, VariantPlan, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_REQUEST_TIMEOUT,
 };
 pub use schedule::{Ramp, Stage};
-pub use types::{Assertion, Executor, Manifest};
+pub use types::{Assertion, Executor, Manifest, StopTarget};
 pub use values::{Argv, Duration, Rate};
 
 /// One problem found in a manifest: where, which field (a path such as `phases[1].vus`), what.

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 
+use super::placeholders::{self, PlaceholderContext};
 use super::schedule::{Ramp, Stage};
 use super::types::{self, Executor, Level, Manifest};
 use super::Problem;
@@ -29,6 +30,8 @@ pub struct Plan {
     /// Directory commands run in unless a variant sets `cwd`.
     pub workdir: PathBuf,
     pub setup: Vec<Vec<String>>,
+    /// Started once before the variants, stopped after them.
+    pub services: Vec<ProcessPlan>,
     pub variants: Vec<VariantPlan>,
     pub warmup: Option<PhasePlan>,
     pub phases: Vec<PhasePlan>,
@@ -49,19 +52,76 @@ pub struct Plan {
     pub schedule: TrialSchedule,
 }
 
+/// A process benchrig starts: a variant's server, one of its processes, or a service.
 #[derive(Debug, Clone)]
-pub struct VariantPlan {
+pub struct ProcessPlan {
     pub name: String,
-    /// argv with placeholders still in it; see [`VariantPlan::launch`].
+    /// File name of its log in `logs/`.
+    pub log_name: String,
+    /// argv with placeholders still in it; see [`ProcessPlan::launch`].
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
     pub ready: ReadyProbe,
     pub ready_timeout: Duration,
     pub ready_interval: Duration,
-    pub stop_grace: Duration,
-    /// CPUs the variant's processes are pinned to.
+    pub stop: StopPlan,
+    /// CPUs the process (and everything it starts) is pinned to.
     pub cpus: Option<Vec<usize>>,
+}
+
+/// How a process is stopped: `signal` to its group or its leader, SIGKILL to the group after
+/// `grace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopPlan {
+    pub signal: nix::sys::signal::Signal,
+    pub to: types::StopTarget,
+    pub grace: Duration,
+}
+
+/// A server variant: one process, or several started in order (e.g. an app server and nginx
+/// in front of it).
+#[derive(Debug, Clone)]
+pub struct VariantPlan {
+    pub name: String,
+    pub processes: Vec<ProcessPlan>,
+    /// Index of the process the load is sent to.
+    pub target: usize,
+}
+
+impl VariantPlan {
+    /// The commands as written, placeholders kept: `cmd`, or `app: cmd · front: cmd`.
+    pub fn command_line(&self) -> String {
+        match self.processes.as_slice() {
+            [one] => shell_words::join(&one.command),
+            many => many
+                .iter()
+                .map(|p| format!("{}: {}", p.name, shell_words::join(&p.command)))
+                .collect::<Vec<_>>()
+                .join(" · "),
+        }
+    }
+
+    /// CPUs the variant is pinned to (those of its processes, in order), if any.
+    pub fn cpus(&self) -> Option<Vec<usize>> {
+        let mut cpus: Vec<usize> = self
+            .processes
+            .iter()
+            .flat_map(|p| p.cpus.clone().unwrap_or_default())
+            .collect();
+        cpus.sort_unstable();
+        cpus.dedup();
+        (!cpus.is_empty()).then_some(cpus)
+    }
+
+    /// The longest stop grace period of its processes.
+    pub fn stop_grace(&self) -> Duration {
+        self.processes
+            .iter()
+            .map(|p| p.stop.grace)
+            .max()
+            .unwrap_or_default()
+    }
 }
 
 /// A variant's command and environment with every placeholder replaced.
@@ -216,85 +276,26 @@ pub struct RequestPlan {
     pub timeout: Duration,
 }
 
-/// Context names available in `{{ ... }}` placeholders of commands and env values.
-pub const PLACEHOLDERS: &[&str] = &["port", "name", "experiment"];
-
-impl VariantPlan {
-    /// Replaces `{{ port }}`, `{{ name }}` and `{{ experiment }}` in the command and env.
-    pub fn launch(&self, experiment: &str, port: u16) -> Result<LaunchSpec, String> {
-        let render = |text: &str| render_placeholders(text, &self.name, experiment, port);
+impl ProcessPlan {
+    /// The command and environment with every placeholder replaced.
+    pub fn launch(&self, ctx: &PlaceholderContext) -> Result<LaunchSpec, String> {
         let argv = self
             .command
             .iter()
-            .map(|arg| render(arg))
+            .map(|arg| placeholders::render(arg, ctx))
             .collect::<Result<Vec<_>, _>>()?;
         let env = self
             .env
             .iter()
-            .map(|(key, value)| Ok((key.clone(), render(value)?)))
+            .map(|(key, value)| Ok((key.clone(), placeholders::render(value, ctx)?)))
             .collect::<Result<BTreeMap<_, _>, String>>()?;
         Ok(LaunchSpec {
             argv,
             env,
             cwd: self.cwd.clone(),
-            port,
+            port: ctx.port,
         })
     }
-}
-
-fn render_placeholders(
-    text: &str,
-    name: &str,
-    experiment: &str,
-    port: u16,
-) -> Result<String, String> {
-    if !text.contains("{{") && !text.contains("{%") {
-        return Ok(text.to_owned());
-    }
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    if let Ok(template) = env.template_from_str(text) {
-        let mut unknown: Vec<String> = template
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|name| !PLACEHOLDERS.contains(&name.as_str()))
-            .collect();
-        unknown.sort();
-        if let Some(name) = unknown.first() {
-            let suggestion = PLACEHOLDERS
-                .iter()
-                .find(|p| strsim::jaro_winkler(name, p) >= 0.8)
-                .map(|p| format!("did you mean `{{{{ {p} }}}}`?"))
-                .unwrap_or_else(|| {
-                    format!(
-                        "placeholders are: {}",
-                        PLACEHOLDERS
-                            .iter()
-                            .map(|p| format!("{{{{ {p} }}}}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                });
-            return Err(format!(
-                "unknown placeholder `{name}` in `{text}`; {suggestion}"
-            ));
-        }
-    }
-    env.render_str(
-        text,
-        minijinja::context! { port => port, name => name, experiment => experiment },
-    )
-    .map_err(|e| {
-        format!(
-            "cannot render `{text}`: {}; available placeholders: {}",
-            e.detail().unwrap_or("invalid template"),
-            PLACEHOLDERS
-                .iter()
-                .map(|p| format!("{{{{ {p} }}}}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
 }
 
 /// Names become file names (logs, report folders): keep them portable and unsurprising.
@@ -325,16 +326,26 @@ impl Plan {
             manifest_path: PathBuf::new(),
             workdir: workdir.to_owned(),
             setup: Vec::new(),
+            services: Vec::new(),
             variants: vec![VariantPlan {
                 name: target.to_owned(),
-                command: Vec::new(),
-                env: BTreeMap::new(),
-                cwd: workdir.to_owned(),
-                ready: ReadyProbe::Tcp,
-                ready_timeout: DEFAULT_READY_TIMEOUT,
-                ready_interval: DEFAULT_READY_INTERVAL,
-                stop_grace: DEFAULT_STOP_GRACE,
-                cpus: None,
+                processes: vec![ProcessPlan {
+                    name: target.to_owned(),
+                    log_name: String::new(),
+                    command: Vec::new(),
+                    env: BTreeMap::new(),
+                    cwd: workdir.to_owned(),
+                    ready: ReadyProbe::Tcp,
+                    ready_timeout: DEFAULT_READY_TIMEOUT,
+                    ready_interval: DEFAULT_READY_INTERVAL,
+                    stop: StopPlan {
+                        signal: nix::sys::signal::Signal::SIGTERM,
+                        to: types::StopTarget::Group,
+                        grace: DEFAULT_STOP_GRACE,
+                    },
+                    cpus: None,
+                }],
+                target: 0,
             }],
             warmup: None,
             phases: vec![phase],
@@ -368,6 +379,7 @@ impl Plan {
             }
         }
 
+        let services = plan_services(&manifest, workdir, &mut problems);
         let variants = plan_variants(&manifest, workdir, &mut problems);
         let phases = plan_phases(&manifest.phases, &manifest.load, &mut problems);
         check_cpus(manifest.load.cpus.as_deref(), "load.cpus", &mut problems);
@@ -447,6 +459,7 @@ impl Plan {
             manifest_path: manifest_path.to_owned(),
             workdir: workdir.to_owned(),
             setup: manifest.setup.into_iter().map(|argv| argv.0).collect(),
+            services,
             variants,
             warmup,
             phases,
@@ -463,6 +476,222 @@ impl Plan {
     }
 }
 
+/// The fields a process is planned from: a single-command variant, a variant's process, or
+/// a service.
+struct ProcessSpec<'a> {
+    name: &'a str,
+    log_name: String,
+    command: &'a [String],
+    env: &'a BTreeMap<String, String>,
+    cwd: Option<&'a PathBuf>,
+    ready: Option<&'a types::Ready>,
+    stop: Option<&'a types::Stop>,
+    cpus: Option<&'a [usize]>,
+}
+
+/// Plans one process. `placeholders` holds the names it may refer to (ports are 0: only the
+/// names are checked here).
+fn plan_process(
+    spec: ProcessSpec,
+    at: &dyn Fn(&str) -> String,
+    manifest: &Manifest,
+    workdir: &Path,
+    placeholders: &PlaceholderContext,
+    problems: &mut Vec<Problem>,
+) -> ProcessPlan {
+    let defaults = &manifest.defaults;
+    if spec
+        .command
+        .first()
+        .is_none_or(|program| program.is_empty())
+    {
+        problems.push(Problem::new(
+            at("command"),
+            "empty command; write it as a list such as [target/release/hello-rs, --port, \"{{ port }}\"]",
+        ));
+    }
+    for (j, arg) in spec.command.iter().enumerate() {
+        if let Err(e) = placeholders::render(arg, placeholders) {
+            problems.push(Problem::new(at(&format!("command[{j}]")), e));
+        }
+    }
+    let mut env = defaults.env.clone();
+    env.extend(spec.env.clone());
+    for (key, value) in &env {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            problems.push(Problem::new(
+                at("env"),
+                format!("`{key}` is not a valid environment variable name"),
+            ));
+        }
+        if let Err(e) = placeholders::render(value, placeholders) {
+            problems.push(Problem::new(at(&format!("env.{key}")), e));
+        }
+    }
+    let written_cwd = spec.cwd.or(defaults.cwd.as_ref());
+    let cwd = written_cwd.map_or_else(|| workdir.to_owned(), |dir| workdir.join(dir));
+    if !cwd.is_dir() {
+        problems.push(Problem::new(
+            if spec.cwd.is_some() {
+                at("cwd")
+            } else {
+                "defaults.cwd".to_owned()
+            },
+            format!(
+                "directory `{}` does not exist (relative paths start at {})",
+                written_cwd.map_or(cwd.clone(), |d| d.clone()).display(),
+                workdir.display()
+            ),
+        ));
+    }
+
+    let ready = merge_ready(defaults.ready.as_ref(), spec.ready);
+    let probe = match (&ready.http, ready.tcp) {
+        (Some(_), Some(true)) => {
+            problems.push(Problem::new(
+                at("ready"),
+                "both `http` and `tcp` are set; choose one readiness probe",
+            ));
+            ReadyProbe::Tcp
+        }
+        (Some(path), _) => {
+            if !path.starts_with('/') {
+                problems.push(Problem::new(
+                    at("ready.http"),
+                    format!("`{path}` must be a path starting with `/`, such as /health"),
+                ));
+            }
+            ReadyProbe::Http(path.clone())
+        }
+        (None, _) => ReadyProbe::Tcp,
+    };
+    let ready_timeout = positive(
+        ready.timeout.map(|d| d.0),
+        DEFAULT_READY_TIMEOUT,
+        &at("ready.timeout"),
+        problems,
+    );
+    let ready_interval = positive(
+        ready.interval.map(|d| d.0),
+        DEFAULT_READY_INTERVAL,
+        &at("ready.interval"),
+        problems,
+    );
+    let stop = spec.stop.cloned().unwrap_or_default();
+    let default_stop = defaults.stop.clone().unwrap_or_default();
+    let signal_name = stop.signal.or(default_stop.signal);
+    let signal = match signal_name.as_deref().map(parse_signal) {
+        None => nix::sys::signal::Signal::SIGTERM,
+        Some(Ok(signal)) => signal,
+        Some(Err(e)) => {
+            problems.push(Problem::new(at("stop.signal"), e));
+            nix::sys::signal::Signal::SIGTERM
+        }
+    };
+    ProcessPlan {
+        name: spec.name.to_owned(),
+        log_name: spec.log_name,
+        command: spec.command.to_vec(),
+        env,
+        cwd,
+        ready: probe,
+        ready_timeout,
+        ready_interval,
+        stop: StopPlan {
+            signal,
+            to: stop.to.or(default_stop.to).unwrap_or_default(),
+            grace: stop
+                .grace
+                .or(default_stop.grace)
+                .map_or(DEFAULT_STOP_GRACE, |d| d.0),
+        },
+        cpus: check_cpus(spec.cpus, &at("cpus"), problems),
+    }
+}
+
+/// Signals a server may be asked to stop with.
+const STOP_SIGNALS: &[&str] = &["TERM", "INT", "QUIT", "HUP", "USR1", "USR2"];
+
+fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal, String> {
+    let short = name.trim().to_ascii_uppercase();
+    let short = short.strip_prefix("SIG").unwrap_or(&short);
+    if !STOP_SIGNALS.contains(&short) {
+        return Err(format!(
+            "`{name}` is not a stop signal; use one of {}",
+            STOP_SIGNALS.join(", ")
+        ));
+    }
+    format!("SIG{short}")
+        .parse()
+        .map_err(|_| format!("`{name}` is not a signal"))
+}
+
+/// Placeholder names for validation: every port 0, nothing written.
+fn validation_context(
+    manifest: &Manifest,
+    workdir: &Path,
+    name: &str,
+    services: &[&str],
+    processes: &[&str],
+) -> PlaceholderContext {
+    PlaceholderContext {
+        experiment: manifest.name.clone(),
+        name: name.to_owned(),
+        port: 0,
+        scratch: std::env::temp_dir().join("benchrig-validation"),
+        services: services.iter().map(|s| ((*s).to_owned(), 0)).collect(),
+        processes: processes.iter().map(|p| ((*p).to_owned(), 0)).collect(),
+        workdir: workdir.to_owned(),
+        write_files: false,
+    }
+}
+
+fn plan_services(
+    manifest: &Manifest,
+    workdir: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<ProcessPlan> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut plans = Vec::new();
+    for (i, service) in manifest.services.iter().enumerate() {
+        let at = |field: &str| format!("services[{i}].{field}");
+        if let Err(e) = check_file_name(&service.name) {
+            problems.push(Problem::new(at("name"), e));
+        } else if seen.contains(&service.name.as_str())
+            || manifest.variants.iter().any(|v| v.name == service.name)
+        {
+            problems.push(Problem::new(
+                at("name"),
+                format!(
+                    "`{}` is already the name of a service or variant; names must be unique",
+                    service.name
+                ),
+            ));
+        }
+        // A service may use the ports of the services started before it.
+        let placeholders = validation_context(manifest, workdir, &service.name, &seen, &[]);
+        plans.push(plan_process(
+            ProcessSpec {
+                name: &service.name,
+                log_name: format!("{}.log", service.name),
+                command: &service.command.0,
+                env: &service.env,
+                cwd: service.cwd.as_ref(),
+                ready: service.ready.as_ref(),
+                stop: service.stop.as_ref(),
+                cpus: service.cpus.as_deref(),
+            },
+            &at,
+            manifest,
+            workdir,
+            &placeholders,
+            problems,
+        ));
+        seen.push(&service.name);
+    }
+    plans
+}
+
 fn plan_variants(
     manifest: &Manifest,
     workdir: &Path,
@@ -474,7 +703,7 @@ fn plan_variants(
             "no variants; list at least one server to measure",
         ));
     }
-    let defaults = &manifest.defaults;
+    let services: Vec<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();
     let mut seen = HashSet::new();
     let mut plans = Vec::new();
     for (i, variant) in manifest.variants.iter().enumerate() {
@@ -490,101 +719,115 @@ fn plan_variants(
                 ),
             ));
         }
-        if variant
-            .command
-            .0
-            .first()
-            .is_none_or(|program| program.is_empty())
-        {
-            problems.push(Problem::new(
-                at("command"),
-                "empty command; write it as a list such as [target/release/hello-rs, --port, \"{{ port }}\"]",
-            ));
-        }
-        for (j, arg) in variant.command.0.iter().enumerate() {
-            if let Err(e) = render_placeholders(arg, &variant.name, &manifest.name, 0) {
-                problems.push(Problem::new(at(&format!("command[{j}]")), e));
-            }
-        }
-        let mut env = defaults.env.clone();
-        env.extend(variant.env.clone());
-        for (key, value) in &env {
-            if key.is_empty() || key.contains('=') || key.contains('\0') {
-                problems.push(Problem::new(
-                    at("env"),
-                    format!("`{key}` is not a valid environment variable name"),
-                ));
-            }
-            if let Err(e) = render_placeholders(value, &variant.name, &manifest.name, 0) {
-                problems.push(Problem::new(at(&format!("env.{key}")), e));
-            }
-        }
-        let written_cwd = variant.cwd.as_ref().or(defaults.cwd.as_ref());
-        let cwd = written_cwd.map_or_else(|| workdir.to_owned(), |dir| workdir.join(dir));
-        if !cwd.is_dir() {
-            problems.push(Problem::new(
-                if variant.cwd.is_some() {
-                    at("cwd")
-                } else {
-                    "defaults.cwd".to_owned()
-                },
-                format!(
-                    "directory `{}` does not exist (relative paths start at {})",
-                    written_cwd.map_or(cwd.clone(), |d| d.clone()).display(),
-                    workdir.display()
-                ),
-            ));
-        }
-
-        let ready = merge_ready(defaults.ready.as_ref(), variant.ready.as_ref());
-        let probe = match (&ready.http, ready.tcp) {
-            (Some(_), Some(true)) => {
-                problems.push(Problem::new(
-                    at("ready"),
-                    "both `http` and `tcp` are set; choose one readiness probe",
-                ));
-                ReadyProbe::Tcp
-            }
-            (Some(path), _) => {
-                if !path.starts_with('/') {
-                    problems.push(Problem::new(
-                        at("ready.http"),
-                        format!("`{path}` must be a path starting with `/`, such as /health"),
-                    ));
-                }
-                ReadyProbe::Http(path.clone())
-            }
-            (None, _) => ReadyProbe::Tcp,
+        let single = ProcessSpec {
+            name: &variant.name,
+            log_name: format!("{}.log", variant.name),
+            command: variant.command.as_ref().map_or(&[][..], |c| &c.0[..]),
+            env: &variant.env,
+            cwd: variant.cwd.as_ref(),
+            ready: variant.ready.as_ref(),
+            stop: variant.stop.as_ref(),
+            cpus: variant.cpus.as_deref(),
         };
-        let ready_timeout = positive(
-            ready.timeout.map(|d| d.0),
-            DEFAULT_READY_TIMEOUT,
-            &at("ready.timeout"),
-            problems,
-        );
-        let ready_interval = positive(
-            ready.interval.map(|d| d.0),
-            DEFAULT_READY_INTERVAL,
-            &at("ready.interval"),
-            problems,
-        );
-        let stop_grace = variant
-            .stop
-            .as_ref()
-            .and_then(|s| s.grace)
-            .or(defaults.stop.as_ref().and_then(|s| s.grace))
-            .map_or(DEFAULT_STOP_GRACE, |d| d.0);
-
+        let (processes, target) = match (&variant.command, &variant.processes) {
+            (Some(_), Some(_)) => {
+                problems.push(Problem::new(
+                    at("processes"),
+                    "both `command` and `processes` are set; a variant is one command or a list of processes",
+                ));
+                continue;
+            }
+            (None, None) => {
+                problems.push(Problem::new(
+                                        format!("variants[{i}]"),
+                                        "missing field 'command'; add the command that starts the server, e.g. `command: [target/release/hello-rs, --port, \"{{ port }}\"]`, or `processes:` for several",
+                ));
+                continue;
+            }
+            (Some(_), None) => {
+                if variant.target.is_some() {
+                    problems.push(Problem::new(at("target"), "`target` goes with `processes`"));
+                }
+                let placeholders =
+                    validation_context(manifest, workdir, &variant.name, &services, &[]);
+                let plan = plan_process(single, &at, manifest, workdir, &placeholders, problems);
+                (vec![plan], 0)
+            }
+            (None, Some(list)) => {
+                if list.is_empty() {
+                    problems.push(Problem::new(at("processes"), "list at least one process"));
+                    continue;
+                }
+                for field in [
+                    ("env", !variant.env.is_empty()),
+                    ("cwd", variant.cwd.is_some()),
+                    ("ready", variant.ready.is_some()),
+                    ("stop", variant.stop.is_some()),
+                    ("cpus", variant.cpus.is_some()),
+                ] {
+                    if field.1 {
+                        problems.push(Problem::new(
+                            at(field.0),
+                            format!("with `processes`, set `{}` on each process", field.0),
+                        ));
+                    }
+                }
+                let mut names: Vec<&str> = Vec::new();
+                let mut plans = Vec::new();
+                for (j, process) in list.iter().enumerate() {
+                    let at = |field: &str| format!("variants[{i}].processes[{j}].{field}");
+                    if let Err(e) = check_file_name(&process.name) {
+                        problems.push(Problem::new(at("name"), e));
+                    } else if names.contains(&process.name.as_str()) {
+                        problems.push(Problem::new(
+                            at("name"),
+                            format!("duplicate process name `{}`", process.name),
+                        ));
+                    }
+                    let placeholders =
+                        validation_context(manifest, workdir, &variant.name, &services, &names);
+                    plans.push(plan_process(
+                        ProcessSpec {
+                            name: &process.name,
+                            log_name: format!("{}.{}.log", variant.name, process.name),
+                            command: &process.command.0,
+                            env: &process.env,
+                            cwd: process.cwd.as_ref(),
+                            ready: process.ready.as_ref(),
+                            stop: process.stop.as_ref(),
+                            cpus: process.cpus.as_deref(),
+                        },
+                        &at,
+                        manifest,
+                        workdir,
+                        &placeholders,
+                        problems,
+                    ));
+                    names.push(&process.name);
+                }
+                let target = match &variant.target {
+                    None => plans.len() - 1,
+                    Some(name) => match names.iter().position(|n| n == name) {
+                        Some(index) => index,
+                        None => {
+                            problems.push(Problem::new(
+                                at("target"),
+                                format!(
+                                    "no process named `{name}`; processes are: {}",
+                                    names.join(", ")
+                                ),
+                            ));
+                            0
+                        }
+                    },
+                };
+                (plans, target)
+            }
+        };
         plans.push(VariantPlan {
             name: variant.name.clone(),
-            command: variant.command.0.clone(),
-            env,
-            cwd,
-            ready: probe,
-            ready_timeout,
-            ready_interval,
-            stop_grace,
-            cpus: check_cpus(variant.cpus.as_deref(), &at("cpus"), problems),
+            processes,
+            target,
         });
     }
     plans
@@ -1296,12 +1539,18 @@ assertions:
     #[test]
     fn applies_defaults_and_keeps_order() {
         let plan = plan(VALID).unwrap();
-        assert_eq!(plan.variants[0].ready, ReadyProbe::Http("/health".into()));
-        assert_eq!(plan.variants[0].ready_timeout, Duration::from_secs(5));
-        assert_eq!(plan.variants[0].stop_grace, DEFAULT_STOP_GRACE);
-        assert_eq!(plan.variants[1].ready, ReadyProbe::Tcp);
-        assert_eq!(plan.variants[1].ready_timeout, Duration::from_secs(5));
-        assert_eq!(plan.variants[1].stop_grace, Duration::from_secs(1));
+        let (one, two) = (
+            &plan.variants[0].processes[0],
+            &plan.variants[1].processes[0],
+        );
+        assert_eq!(one.ready, ReadyProbe::Http("/health".into()));
+        assert_eq!(one.ready_timeout, Duration::from_secs(5));
+        assert_eq!(one.stop.grace, DEFAULT_STOP_GRACE);
+        assert_eq!(one.stop.signal, nix::sys::signal::Signal::SIGTERM);
+        assert_eq!(one.log_name, "one.log");
+        assert_eq!(two.ready, ReadyProbe::Tcp);
+        assert_eq!(two.ready_timeout, Duration::from_secs(5));
+        assert_eq!(two.stop.grace, Duration::from_secs(1));
         assert_eq!(
             plan.phases[0].load,
             LoadModel::Closed {
@@ -1329,11 +1578,70 @@ assertions:
     #[test]
     fn port_placeholders_are_rendered_per_launch() {
         let plan = plan(VALID).unwrap();
-        let launch = plan.variants[0].launch("demo", 41234).unwrap();
+        let ctx = PlaceholderContext {
+            experiment: "demo".into(),
+            name: "one".into(),
+            port: 41234,
+            ..PlaceholderContext::default()
+        };
+        let launch = plan.variants[0].processes[0].launch(&ctx).unwrap();
         assert_eq!(launch.argv, ["server", "--port", "41234"]);
         assert_eq!(launch.env["URL"], "http://127.0.0.1:41234/x");
         assert_eq!(launch.env["NAME"], "one");
         assert_eq!(launch.port, 41234);
+    }
+
+    #[test]
+    fn services_processes_and_stop_signals() {
+        let text = r#"
+name: demo
+services:
+  - { name: downstream, command: [server, --port, "{{ port }}"] }
+variants:
+  - name: fronted
+    target: front
+    processes:
+      - name: app
+        command: [app, --port, "{{ port }}", --downstream, "{{ services.downstream.port }}"]
+        stop: { signal: QUIT, to: leader, grace: 2s }
+      - { name: front, command: [proxy, --listen, "{{ port }}", --to, "{{ processes.app.port }}"] }
+phases: [{ name: p, vus: 1, iterations: 1 }]
+requests: [{ path: / }]
+"#;
+        let plan = plan(text).unwrap();
+        assert_eq!(plan.services[0].name, "downstream");
+        let variant = &plan.variants[0];
+        assert_eq!(variant.target, 1);
+        assert_eq!(variant.processes[0].log_name, "fronted.app.log");
+        let stop = variant.processes[0].stop;
+        assert_eq!(
+            (stop.signal, stop.to, stop.grace),
+            (
+                nix::sys::signal::Signal::SIGQUIT,
+                types::StopTarget::Leader,
+                Duration::from_secs(2)
+            )
+        );
+        assert_eq!(variant.command_line(), "app: app --port '{{ port }}' --downstream '{{ services.downstream.port }}' · front: proxy --listen '{{ port }}' --to '{{ processes.app.port }}'");
+
+        let bad = text
+            .replace("processes.app.port", "processes.front.port")
+            .replace("signal: QUIT", "signal: KILL")
+            .replace("target: front", "target: nginx")
+            .replace("services.downstream.port", "services.db.port");
+        let found = problems(&bad);
+        let expect = [
+            "variants[0].processes[0].command[4]: `services.db`",
+            "variants[0].processes[0].stop.signal: `KILL` is not a stop signal",
+            "variants[0].processes[1].command[4]: `processes.front` in `{{ processes.front.port }}` does not exist; processes started before this one: app",
+            "variants[0].target: no process named `nginx`",
+        ];
+        for e in expect {
+            assert!(
+                found.iter().any(|f| f.starts_with(e)),
+                "missing `{e}` in {found:#?}"
+            );
+        }
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub struct Manifest {
     /// Settings every variant inherits unless it sets its own.
     #[serde(default)]
     pub defaults: Defaults,
+    /// Processes started once, in order, before the first variant and stopped after the last,
+    /// e.g. a downstream API the variants call. Variants reach them through
+    /// `{{ services.NAME.port }}`.
+    #[serde(default)]
+    pub services: Vec<Process>,
     /// The server variants, run one after another, each alone on the machine.
     pub variants: Vec<Variant>,
     /// Load applied to each variant before its phases; never recorded.
@@ -105,15 +110,22 @@ pub struct Defaults {
     pub env: BTreeMap<String, String>,
 }
 
-/// One server variant under test.
+/// One server variant under test: one command, or several `processes` (e.g. nginx in front of
+/// uwsgi).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// Unique name, used in the report and as a file name (`logs/NAME.log`).
     pub name: String,
     /// The command that starts the server, as a list. `"{{ port }}"` is replaced by the port
-    /// benchrig chose for it on 127.0.0.1.
-    pub command: Argv,
+    /// benchrig chose for it on 127.0.0.1. Give this or `processes`.
+    pub command: Option<Argv>,
+    /// Several processes started in order, each ready before the next, each with its own
+    /// `{{ port }}`; later ones reach earlier ones through `{{ processes.NAME.port }}`. They
+    /// stop in reverse order.
+    pub processes: Option<Vec<Process>>,
+    /// With `processes`: the one the load is sent to (default: the last).
+    pub target: Option<String>,
     /// Environment variables added for this variant; values may use `{{ port }}`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -125,6 +137,22 @@ pub struct Variant {
     pub stop: Option<Stop>,
     /// CPUs the server (and every process it starts) may run on, e.g. [0]: keeps it off the
     /// load generator's cores on a small machine.
+    pub cpus: Option<Vec<usize>>,
+}
+
+/// A process of a multi-process variant, or a service.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    /// Unique name; logs go to `logs/VARIANT.NAME.log` (or `logs/NAME.log` for a service).
+    pub name: String,
+    /// The command, as a list; `"{{ port }}"` is this process's own port.
+    pub command: Argv,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    pub ready: Option<Ready>,
+    pub stop: Option<Stop>,
     pub cpus: Option<Vec<usize>>,
 }
 
@@ -142,12 +170,27 @@ pub struct Ready {
     pub interval: Option<Duration>,
 }
 
-/// How a variant is stopped: SIGTERM to its whole process group, SIGKILL after `grace`.
+/// How a variant is stopped: `signal` (SIGTERM) to its whole process group or to its leader
+/// alone, then SIGKILL to the group after `grace` if anything is left.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stop {
-    /// Time between SIGTERM and SIGKILL (default 5s).
+    /// Time between the stop signal and SIGKILL (default 5s).
     pub grace: Option<Duration>,
+    /// The signal that asks the server to stop: TERM (default), INT, QUIT, HUP, USR1, USR2.
+    pub signal: Option<String>,
+    /// Who gets it: `group` (every process, the default) or `leader` (the process benchrig
+    /// started, e.g. a master that stops its workers gracefully itself).
+    pub to: Option<StopTarget>,
+}
+
+/// Who gets the stop signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StopTarget {
+    #[default]
+    Group,
+    Leader,
 }
 
 /// Settings of the load generator's HTTP client. Phases may override `keep_alive` and `http2`.

@@ -13,7 +13,9 @@ mod timeseries_csv;
 pub use folder::ReportFolder;
 pub use histograms::HistogramsHlog;
 pub use raw_csv::{RawCsvWriter, RAW_HEADER};
-pub use run_record::{looks_secret, RunJson, RunRecord, VariantRecord, MASKED, NOT_RECORDED};
+pub use run_record::{
+    looks_secret, RunJson, RunRecord, ServiceRecord, VariantRecord, MASKED, NOT_RECORDED,
+};
 pub use saved::SavedRun;
 pub use summary_csv::{read_metrics, MetricsRow, SummaryByRequestCsv, SummaryCsv, SUMMARY_HEADER};
 pub use timeseries_csv::{read_timeseries, TimeseriesCsv, TimeseriesRow, TIMESERIES_HEADER};

@@ -22,6 +22,9 @@ pub struct RunRecord {
     pub experiment: ExperimentRecord,
     pub environment: Environment,
     pub setup: Vec<String>,
+    /// Processes that ran once for all variants.
+    #[serde(default)]
+    pub services: Vec<ServiceRecord>,
     pub variants: Vec<VariantRecord>,
     pub warmup: Option<String>,
     pub phases: Vec<PhaseRecord>,
@@ -80,6 +83,13 @@ pub struct VariantRecord {
     pub cpus: Option<Vec<usize>>,
     #[serde(default)]
     pub warmups: Vec<WarmupNote>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    pub name: String,
+    /// As written in the manifest, placeholders kept.
+    pub command: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,21 +181,36 @@ impl RunRecord {
             },
             environment: data.environment.clone(),
             setup: plan.setup.iter().map(shell_words::join).collect(),
+            services: plan
+                .services
+                .iter()
+                .map(|s| ServiceRecord {
+                    name: s.name.clone(),
+                    command: shell_words::join(&s.command),
+                })
+                .collect(),
             variants: data
                 .variants
                 .iter()
                 .zip(&plan.variants)
                 .map(|(result, planned)| VariantRecord {
                     name: result.name.clone(),
-                    command: shell_words::join(&planned.command),
+                    command: planned.command_line(),
                     argv: result.argv.clone(),
                     port: result.port,
-                    env: recorded_env(&planned.env, &plan.safe_env),
+                    env: recorded_env(
+                        &planned
+                            .processes
+                            .iter()
+                            .flat_map(|p| p.env.clone())
+                            .collect(),
+                        &plan.safe_env,
+                    ),
                     ready_after_s: result.ready_after_s.map(|s| (s * 1000.0).round() / 1000.0),
-                    stop_grace: humantime::format_duration(planned.stop_grace).to_string(),
+                    stop_grace: humantime::format_duration(planned.stop_grace()).to_string(),
                     failure: result.failure.clone(),
                     stop_note: result.stop_note.clone(),
-                    cpus: planned.cpus.clone(),
+                    cpus: planned.cpus(),
                     warmups: result.warmups.clone(),
                 })
                 .collect(),

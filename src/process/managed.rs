@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::group;
+use crate::manifest::{StopPlan, StopTarget};
 
 /// How long to wait for a group to vanish after SIGKILL before giving up on it.
 const KILL_WAIT: Duration = Duration::from_secs(5);
@@ -21,7 +22,7 @@ pub struct ManagedProcess {
     handle: duct::Handle,
     pgid: i32,
     log_path: PathBuf,
-    grace: Duration,
+    stop: StopPlan,
     stopped: bool,
 }
 
@@ -47,7 +48,7 @@ impl ManagedProcess {
         env: &BTreeMap<String, String>,
         cwd: &Path,
         log_path: &Path,
-        grace: Duration,
+        stop: StopPlan,
         cpus: Option<&[usize]>,
     ) -> io::Result<ManagedProcess> {
         let mut cpu_set = None;
@@ -99,7 +100,7 @@ impl ManagedProcess {
             handle,
             pgid,
             log_path: log_path.to_owned(),
-            grace,
+            stop,
             stopped: false,
         })
     }
@@ -126,8 +127,8 @@ impl ManagedProcess {
         }
     }
 
-    /// SIGTERM to the whole group, SIGKILL to it after the grace period; returns once no
-    /// process of the group is left running.
+    /// The stop signal to the whole group (or to the leader alone), SIGKILL to the group after
+    /// the grace period; returns once no process of the group is left running.
     pub fn stop(mut self) -> StopReport {
         self.stop_in_place()
     }
@@ -139,8 +140,16 @@ impl ManagedProcess {
             killed: false,
             survivors: Vec::new(),
         };
-        group::signal_group(self.pgid, Signal::SIGTERM);
-        if !self.wait_group(Instant::now() + self.grace, &mut report) {
+        match self.stop.to {
+            StopTarget::Group => group::signal_group(self.pgid, self.stop.signal),
+            StopTarget::Leader => {
+                // A master that stops its own workers gracefully; whatever is left of the
+                // group after the grace period is killed below.
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pgid), self.stop.signal);
+            }
+        }
+        if !self.wait_group(Instant::now() + self.stop.grace, &mut report) {
             report.killed = true;
             group::signal_group(self.pgid, Signal::SIGKILL);
             if !self.wait_group(Instant::now() + KILL_WAIT, &mut report) {
@@ -193,9 +202,60 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 mod tests {
     use super::*;
 
+    fn term(grace: Duration) -> StopPlan {
+        StopPlan {
+            signal: Signal::SIGTERM,
+            to: StopTarget::Group,
+            grace,
+        }
+    }
+
     fn sh(script: &str, log: &Path, grace: Duration) -> ManagedProcess {
         let argv = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
-        ManagedProcess::spawn(&argv, &BTreeMap::new(), Path::new("."), log, grace, None).unwrap()
+        ManagedProcess::spawn(
+            &argv,
+            &BTreeMap::new(),
+            Path::new("."),
+            log,
+            term(grace),
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_signal_to_the_leader_alone_then_sigkill_for_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("p.log");
+        // The leader exits on SIGINT; its child ignores nothing but never gets the signal.
+        let argv = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "trap 'echo got INT; exit 0' INT; sleep 300 & echo ready; wait".to_owned(),
+        ];
+        let stop = StopPlan {
+            signal: Signal::SIGINT,
+            to: StopTarget::Leader,
+            grace: Duration::from_millis(300),
+        };
+        let process =
+            ManagedProcess::spawn(&argv, &BTreeMap::new(), Path::new("."), &log, stop, None)
+                .unwrap();
+        let pgid = process.process_group();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while log_tail(&log, 1) != "ready" && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        let report = process.stop();
+        assert!(
+            log_tail(&log, 1).contains("got INT"),
+            "the leader got SIGINT"
+        );
+        assert!(
+            report.killed,
+            "the sleeping child only left with SIGKILL: {report:?}"
+        );
+        assert!(group::running_members(pgid).is_empty());
     }
 
     #[test]
@@ -280,7 +340,7 @@ mod tests {
             &BTreeMap::new(),
             Path::new("."),
             &dir.path().join("p.log"),
-            Duration::from_secs(1),
+            term(Duration::from_secs(1)),
             None,
         )
         .err()

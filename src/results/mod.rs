@@ -375,8 +375,11 @@ pub struct VariantFailure {
     /// `start`, `ready`, or the name of the phase (or `warmup`) during which it exited.
     pub stage: String,
     pub reason: String,
-    /// The last lines of the variant's log.
+    /// The last lines of the failing process's log.
     pub log_tail: String,
+    /// That log's file name in `logs/`.
+    #[serde(default)]
+    pub log: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
