@@ -24,10 +24,30 @@ validate: build
 reports: build
 	$(BENCHRIG) report $(dir $(wildcard reports/*/run.json))
 
-## make test: unit and integration tests (real servers on 127.0.0.1), then validate every manifest
-test: build
+## make test: unit and integration tests (real servers on 127.0.0.1, the Python ones from
+## servers/python/.venv, nginx in front of some), then validate every manifest. Builds the venv
+## and installs python3-venv and nginx first when they are missing.
+test: build python3-venv venv nginx
 	$(CARGO) test --release --workspace
-	$(BENCHRIG) validate experiments/*.yaml
+	$(BENCHRIG) validate experiments/*.yaml tests/experiments/*.yaml
+
+# apt-get as root, else through sudo when there is one.
+SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then echo sudo; fi)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
+
+## make nginx: install nginx (Debian's nginx-light) unless it is there; tests put it in front of
+## uwsgi and gunicorn
+.PHONY: nginx
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		{ $(SUDO) apt-get update -q && { $(APT_INSTALL) nginx-light || $(APT_INSTALL) nginx; }; }
+
+## make python3-venv: install Debian's python3-venv unless `python3 -m venv` can work (make venv
+## needs it; Debian's python3 alone lacks ensurepip)
+.PHONY: python3-venv
+python3-venv:
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || \
+		{ $(SUDO) apt-get update -q && $(APT_INSTALL) python3-venv; }
 
 ## make lint: formatting and clippy, warnings are errors
 lint:
@@ -62,3 +82,27 @@ $(PY_VENV)/.requirements.stamp: servers/python/requirements.txt
 	python3 -m venv --clear $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r servers/python/requirements.txt
 	touch $@
+
+## make ci-experiments: what CI runs (.github/workflows/experiments.yml). Each experiment in
+## CI_EXPERIMENTS runs with `--check` into target/benchrig-check/NAME and is compared with its
+## committed reports/NAME/ (left untouched); comparison.md lands beside the fresh report, and in
+## the GitHub job summary when $GITHUB_STEP_SUMMARY is set. All run; the target fails at the end
+## if any exited non-zero (assertion 1, variant 3, regression 5, …). CHECK_FLAGS adds options,
+## e.g. CHECK_FLAGS="--tolerance 25%" or CHECK_FLAGS=--strict-env.
+CI_EXPERIMENTS ?= quickstart coordinated-omission
+CHECK_FLAGS ?=
+.PHONY: ci-experiments
+ci-experiments: build
+	@failed=""; \
+	for x in $(CI_EXPERIMENTS); do \
+		echo "== $$x: $(BENCHRIG) run experiments/$$x.yaml --check --out target/benchrig-check/$$x $(CHECK_FLAGS)"; \
+		rm -f target/benchrig-check/$$x/comparison.md; \
+		$(BENCHRIG) run experiments/$$x.yaml --check --out target/benchrig-check/$$x $(CHECK_FLAGS); \
+		code=$$?; \
+		if [ -n "$$GITHUB_STEP_SUMMARY" ] && [ -f target/benchrig-check/$$x/comparison.md ]; then \
+			{ echo "## $$x (exit $$code)"; echo; cat target/benchrig-check/$$x/comparison.md; echo; } >> "$$GITHUB_STEP_SUMMARY"; \
+		fi; \
+		if [ $$code -ne 0 ]; then failed="$$failed $$x (exit $$code)"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "ci-experiments: failed:$$failed"; exit 1; fi; \
+	echo "ci-experiments: passed: $(CI_EXPERIMENTS)"

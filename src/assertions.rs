@@ -3,7 +3,8 @@
 //! The context of an evaluation holds every metric of that variant × phase by name
 //! (`rps`, `p99_ms`, `error_rate`, …), `variant` and `phase` (names), and `variants`, a map
 //! from each variant's name to its metrics in the same phase, for relative claims such as
-//! `rps > 1.3 * variants['hyper-1-thread'].rps`.
+//! `rps > 1.3 * variants['hyper-1-thread'].rps`, and `baseline`, the metrics of the manifest's
+//! `baseline:` variant in the same phase (`p99_ms < 2 * baseline.p99_ms`).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use crate::manifest::Assertion;
 use crate::results::{Metrics, VariantResult, METRIC_NAMES, OPEN_MODEL_METRICS, RESOURCE_METRICS};
 
 /// Names besides the metrics that an expression may use.
-const CONTEXT_NAMES: &[&str] = &["variant", "phase", "variants", "phases"];
+const CONTEXT_NAMES: &[&str] = &["variant", "phase", "variants", "phases", "baseline"];
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -47,6 +48,39 @@ pub fn check_expression(expr: &str) -> Result<(), String> {
             .map(|(_, k)| format!("; did you mean `{k}`?"))
             .unwrap_or_else(|| format!("; metrics are: {}", METRIC_NAMES.join(", ")));
         return Err(format!("unknown name `{name}`{suggestion}"));
+    }
+    Ok(())
+}
+
+/// Checks an expression's use of `baseline`: the manifest must name a `baseline:` variant, and
+/// `baseline.NAME` must name a metric. `baseline` is the manifest's `baseline:` variant.
+pub fn check_baseline(expr: &str, baseline: Option<&str>) -> Result<(), String> {
+    let env = environment();
+    let Ok(compiled) = env.compile_expression(expr) else {
+        return Ok(()); // check_expression reports it
+    };
+    if !compiled.undeclared_variables(false).contains("baseline") {
+        return Ok(());
+    }
+    if baseline.is_none() {
+        return Err(
+            "`baseline` is the manifest's `baseline:` variant, and this manifest sets none; add `baseline: VARIANT` at the top level, or name the variant: `variants['VARIANT'].p99_ms`"
+                .to_owned(),
+        );
+    }
+    for metric in referenced_names(expr, "baseline") {
+        if !METRIC_NAMES.contains(&metric.as_str()) {
+            let suggestion = METRIC_NAMES
+                .iter()
+                .map(|k| (strsim::jaro_winkler(&metric, k), *k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| format!("; did you mean `baseline.{k}`?"))
+                .unwrap_or_else(|| format!("; metrics are: {}", METRIC_NAMES.join(", ")));
+            return Err(format!(
+                "`baseline.{metric}`: unknown metric `{metric}`{suggestion}"
+            ));
+        }
     }
     Ok(())
 }
@@ -128,11 +162,13 @@ pub struct AssertionOutcome {
 }
 
 /// Evaluates every assertion on every variant × phase in its scope. A variant × phase in scope
-/// without data (the variant failed) fails the assertion: the claim could not be checked.
+/// without data (the variant failed) fails the assertion: the claim could not be checked, and
+/// so does an assertion using `baseline` where the `baseline` variant has no data.
 pub fn evaluate(
     assertions: &[Assertion],
     variants: &[VariantResult],
     phases: &[String],
+    baseline: Option<&str>,
 ) -> Vec<AssertionOutcome> {
     let env = environment();
     let mut outcomes = Vec::new();
@@ -154,9 +190,15 @@ pub fn evaluate(
         names.sort();
         let in_scope =
             |wanted: &Option<String>, name: &str| wanted.as_deref().is_none_or(|w| w == name);
+        // "Every variant against the baseline" means the others: an unscoped assertion using
+        // `baseline` skips the baseline variant itself.
+        let skip_baseline = (assertion.variant.is_none() && names.iter().any(|n| n == "baseline"))
+            .then_some(baseline)
+            .flatten();
         for variant in variants
             .iter()
             .filter(|v| in_scope(&assertion.variant, &v.name))
+            .filter(|v| Some(v.name.as_str()) != skip_baseline)
         {
             for phase in phases.iter().filter(|p| in_scope(&assertion.phase, p)) {
                 let mut outcome = AssertionOutcome {
@@ -194,7 +236,37 @@ pub fn evaluate(
                     outcomes.push(outcome);
                     continue;
                 }
-                let context = context(&metrics, &variant.name, phase, variants);
+                let baseline_metrics = baseline
+                    .and_then(|b| variants.iter().find(|v| v.name == b))
+                    .and_then(|v| v.metrics(phase))
+                    .map(|m| metric_map(&m));
+                if names.iter().any(|n| n == "baseline") && baseline_metrics.is_none() {
+                    outcome.detail = match baseline {
+                        None => "no `baseline:` variant is set in the manifest".to_owned(),
+                        Some(name) => {
+                            match variants
+                                .iter()
+                                .find(|v| v.name == name)
+                                .and_then(|v| v.failure.as_ref())
+                            {
+                                Some(f) => format!(
+                                    "no data for the baseline `{name}`: it failed ({}: {})",
+                                    f.stage, f.reason
+                                ),
+                                None => format!("no data for the baseline `{name}` in this phase"),
+                            }
+                        }
+                    };
+                    outcomes.push(outcome);
+                    continue;
+                }
+                let context = context(
+                    &metrics,
+                    &variant.name,
+                    phase,
+                    variants,
+                    baseline_metrics.as_ref(),
+                );
                 match compiled.eval(context) {
                     Ok(value) if value.kind() == ValueKind::Bool => {
                         outcome.passed = value.is_true();
@@ -205,6 +277,7 @@ pub fn evaluate(
                             variant,
                             phase,
                             variants,
+                            baseline_metrics.as_ref(),
                         );
                     }
                     Ok(value) => {
@@ -235,6 +308,7 @@ fn context(
     variant: &str,
     phase: &str,
     variants: &[VariantResult],
+    baseline: Option<&BTreeMap<&'static str, f64>>,
 ) -> Value {
     let mut ctx: BTreeMap<&str, Value> = metrics
         .iter()
@@ -261,11 +335,15 @@ fn context(
         .map(|(name, m)| (name, Value::from(Serde(metric_map(&m)))))
         .collect();
     ctx.insert("phases", Value::from(own_phases));
+    if let Some(baseline) = baseline {
+        ctx.insert("baseline", Value::from(Serde(baseline)));
+    }
     Value::from(ctx)
 }
 
-/// The values an expression used: its own metrics, then those it looked up in `variants` and
-/// `phases`, e.g. "p99_ms = 483.8, phases['closed'].p99_ms = 3.6".
+/// The values an expression used: its own metrics, then those it looked up in `variants`,
+/// `phases` and `baseline`, e.g. "p99_ms = 483.8, phases['closed'].p99_ms = 3.6".
+#[allow(clippy::too_many_arguments)]
 fn used_values(
     expr: &str,
     names: &[String],
@@ -273,6 +351,7 @@ fn used_values(
     variant: &VariantResult,
     phase: &str,
     variants: &[VariantResult],
+    baseline: Option<&BTreeMap<&'static str, f64>>,
 ) -> String {
     let mut shown: Vec<String> = names
         .iter()
@@ -294,6 +373,16 @@ fn used_values(
             };
             if let Some(value) = result.and_then(|m| metric_map(&m).get(metric.as_str()).copied()) {
                 let entry = format!("{map}['{name}'].{metric} = {}", format_number(value));
+                if !shown.contains(&entry) {
+                    shown.push(entry);
+                }
+            }
+        }
+    }
+    if let Some(baseline) = baseline {
+        for (metric, _) in lookups(expr, "baseline") {
+            if let Some(value) = baseline.get(metric.as_str()) {
+                let entry = format!("baseline.{metric} = {}", format_number(*value));
                 if !shown.contains(&entry) {
                     shown.push(entry);
                 }
@@ -359,7 +448,12 @@ mod tests {
     #[test]
     fn passes_and_fails_on_the_numbers() {
         let variants = [variant("fast", 5, 100), variant("slow", 50, 10)];
-        let outcomes = evaluate(&[assertion("p99_ms < 20", None)], &variants, &phases());
+        let outcomes = evaluate(
+            &[assertion("p99_ms < 20", None)],
+            &variants,
+            &phases(),
+            None,
+        );
         assert_eq!(outcomes.len(), 2);
         assert!(outcomes[0].passed, "{outcomes:?}");
         assert!(!outcomes[1].passed, "{outcomes:?}");
@@ -377,6 +471,7 @@ mod tests {
             &[assertion("rps > 5 * variants['slow'].rps", Some("fast"))],
             &variants,
             &phases(),
+            None,
         );
         assert_eq!(ok.len(), 1);
         assert!(ok[0].passed, "{ok:?}");
@@ -384,24 +479,32 @@ mod tests {
             &[assertion("rps > 20 * variants['slow'].rps", Some("fast"))],
             &variants,
             &phases(),
+            None,
         );
         assert!(!bad[0].passed);
     }
 
-    #[test]
-    fn a_failed_variant_fails_the_assertion_with_the_reason() {
-        let mut broken = variant("broken", 1, 0);
-        broken.phases.clear();
-        broken.failure = Some(VariantFailure {
+    /// A variant that never became ready: no phase data, only the failure.
+    fn failed_variant(name: &str) -> VariantResult {
+        let mut failed = variant(name, 1, 0);
+        failed.phases.clear();
+        failed.failure = Some(VariantFailure {
             stage: "ready".into(),
             reason: "exited with status 1".into(),
             log_tail: String::new(),
-            log: "broken.log".into(),
+            log: format!("{name}.log"),
         });
+        failed
+    }
+
+    #[test]
+    fn a_failed_variant_fails_the_assertion_with_the_reason() {
+        let broken = failed_variant("broken");
         let outcomes = evaluate(
             &[assertion("error_rate < 0.01", None)],
             &[broken],
             &phases(),
+            None,
         );
         assert!(!outcomes[0].passed);
         assert!(
@@ -413,7 +516,7 @@ mod tests {
     #[test]
     fn latency_without_responses_is_not_a_pass() {
         let empty = variant("empty", 1, 0);
-        let outcomes = evaluate(&[assertion("p99_ms < 50", None)], &[empty], &phases());
+        let outcomes = evaluate(&[assertion("p99_ms < 50", None)], &[empty], &phases(), None);
         assert!(!outcomes[0].passed);
         assert!(outcomes[0].detail.contains("no responses"), "{outcomes:?}");
     }
@@ -424,6 +527,7 @@ mod tests {
             &[assertion("service_p99_ms < 5", None)],
             &[variant("a", 1, 10)],
             &phases(),
+            None,
         );
         assert!(!outcomes[0].passed);
         assert_eq!(
@@ -442,6 +546,7 @@ mod tests {
             ],
             &variants,
             &phases(),
+            None,
         );
         assert!(!outcomes[0].passed && outcomes[0].detail.contains("not true or false"));
         assert!(!outcomes[1].passed && outcomes[1].detail.starts_with("cannot evaluate"));
@@ -494,6 +599,7 @@ mod tests {
             }],
             &[v],
             &phases,
+            None,
         );
         assert!(outcomes[0].passed, "{outcomes:?}");
         assert_eq!(
@@ -507,5 +613,86 @@ mod tests {
         assert_eq!(format_number(0.0), "0");
         assert_eq!(format_number(15234.5), "15234.5");
         assert_eq!(format_number(0.012345), "0.0123");
+    }
+
+    #[test]
+    fn baseline_is_the_manifests_baseline_variant_in_the_same_phase() {
+        // fast: 5 ms, 100 requests in 1 s; slow: 50 ms, 10 requests in 1 s.
+        let variants = [variant("fast", 5, 100), variant("slow", 50, 10)];
+        let outcomes = evaluate(
+            &[
+                assertion("p99_ms < 2 * baseline.p99_ms", None),
+                assertion("rps > 5 * baseline['rps']", Some("fast")),
+            ],
+            &variants,
+            &phases(),
+            Some("fast"),
+        );
+        // Unscoped, the baseline is not checked against itself: only `slow`, with ten times
+        // its latency.
+        assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+        assert_eq!(outcomes[0].variant, "slow");
+        assert!(!outcomes[0].passed, "{outcomes:?}");
+        assert_eq!(
+            outcomes[0].detail,
+            "p99_ms = 50.015, baseline.p99_ms = 5.003"
+        );
+        // Scoped to the baseline itself, it is: rps > 5 × its own rps is false.
+        assert_eq!(outcomes[1].variant, "fast");
+        assert!(!outcomes[1].passed);
+        assert_eq!(outcomes[1].detail, "rps = 100, baseline.rps = 100");
+
+        let outcomes = evaluate(
+            &[assertion("rps < 20 * baseline.rps", Some("fast"))],
+            &variants,
+            &phases(),
+            Some("slow"),
+        );
+        assert!(outcomes[0].passed, "{outcomes:?}");
+    }
+
+    #[test]
+    fn a_baseline_without_data_fails_the_assertion() {
+        let broken = failed_variant("broken");
+        let outcomes = evaluate(
+            &[assertion("rps > baseline.rps", Some("ok"))],
+            &[variant("ok", 1, 10), broken],
+            &phases(),
+            Some("broken"),
+        );
+        assert!(!outcomes[0].passed);
+        assert_eq!(
+            outcomes[0].detail,
+            "no data for the baseline `broken`: it failed (ready: exited with status 1)"
+        );
+        // Assertions that do not use `baseline` are unaffected.
+        let outcomes = evaluate(
+            &[assertion("rps > 1", Some("ok"))],
+            &[variant("ok", 1, 10)],
+            &phases(),
+            Some("missing"),
+        );
+        assert!(outcomes[0].passed, "{outcomes:?}");
+    }
+
+    #[test]
+    fn baseline_needs_a_baseline_variant_and_known_metrics() {
+        assert!(check_expression("p99_ms < 2 * baseline.p99_ms").is_ok());
+        assert_eq!(
+            check_baseline("p99_ms < 2 * baseline.p99_ms", Some("a")),
+            Ok(())
+        );
+        assert_eq!(check_baseline("p99_ms < 50", None), Ok(()));
+        let err = check_baseline("p99_ms < 2 * baseline.p99_ms", None).unwrap_err();
+        assert!(err.contains("sets none; add `baseline: VARIANT`"), "{err}");
+        assert_eq!(
+            check_baseline("p99_ms < 2 * baseline.p99ms", Some("a")).unwrap_err(),
+            "`baseline.p99ms`: unknown metric `p99ms`; did you mean `baseline.p99_ms`?"
+        );
+        // A variable merely containing the word is not the baseline.
+        assert_eq!(
+            check_baseline("rps > 1 and phase != 'baseline'", None),
+            Ok(())
+        );
     }
 }

@@ -1,14 +1,20 @@
 //! Command line: parse, dispatch, map outcomes to exit codes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::adhoc;
+use crate::compare::{self, CompareOptions, Comparison, EnvironmentDifference};
+use crate::environment::Environment;
 use crate::exit_code;
 use crate::manifest;
-use crate::runner::{self, RunOptions};
+use crate::output::SavedRun;
+use crate::runner::{self, RunOptions, RunOutcome};
+
+/// Where `run --check` writes its fresh run by default: `target/benchrig-check/NAME`.
+pub const CHECK_DIR: &str = "target/benchrig-check";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,9 +33,44 @@ pub enum Command {
     Run {
         /// The experiment manifest, e.g. experiments/quickstart.yaml.
         manifest: PathBuf,
-        /// Report folder [default: reports/NAME, NAME from the manifest].
+        /// Report folder [default: reports/NAME, NAME from the manifest; with --check:
+        /// target/benchrig-check/NAME].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Reproduce the committed report: run into a fresh folder (never reports/NAME), compare
+        /// it with reports/NAME/, print the comparison and write comparison.md beside the fresh
+        /// report. Exits 5 on a regression beyond the tolerance.
+        #[arg(long)]
+        check: bool,
+        /// With --check: refuse (exit 6, before starting anything) when this machine's CPU
+        /// model, core count or kernel differs from the committed report's.
+        #[arg(long, requires = "check")]
+        strict_env: bool,
+        /// With --check: relative change allowed before a worse metric is a regression, e.g.
+        /// 10% or 0.1 [default: the manifest's compare.tolerance, else 10%].
+        #[arg(long, requires = "check", value_parser = compare::parse_tolerance)]
+        tolerance: Option<f64>,
+    },
+    /// Compare two report folders: for every variant × phase, rps, p50, p99, error rate, CPU
+    /// and memory, old against new, with a verdict. Exits 5 on a regression beyond the tolerance.
+    Compare {
+        /// The reference report folder, e.g. reports/quickstart.
+        old: PathBuf,
+        /// The report folder to judge, e.g. target/benchrig-check/quickstart.
+        new: PathBuf,
+        /// Relative change allowed before a worse metric is a regression, e.g. 10% or 0.1
+        /// [default: compare.tolerance of NEW's manifest, else 10%].
+        #[arg(long, value_parser = compare::parse_tolerance)]
+        tolerance: Option<f64>,
+        /// Also write the comparison as Markdown to FILE (for a pull-request comment).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// How to print the comparison on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Terminal)]
+        format: Format,
+        /// Refuse to compare (exit 6) when the runs' CPU model, core count or kernel differ.
+        #[arg(long)]
+        strict_env: bool,
     },
     /// Check manifests without starting or writing anything.
     Validate {
@@ -109,6 +150,15 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// How `benchrig compare` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned plain-text table.
+    Terminal,
+    /// Markdown, as for a pull-request comment.
+    Markdown,
+}
+
 pub fn main(cli: Cli) -> ExitCode {
     let workdir = match std::env::current_dir() {
         Ok(dir) => dir,
@@ -118,11 +168,44 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Run { manifest, out } => run(
+        Command::Run {
+            manifest,
+            out,
+            check: true,
+            strict_env,
+            tolerance,
+        } => run_check(
+            &CheckOptions {
+                manifest,
+                out,
+                strict_env,
+                tolerance,
+            },
+            &workdir,
+        ),
+        Command::Run { manifest, out, .. } => run(
             RunOptions {
                 manifest,
                 out,
                 workdir: workdir.clone(),
+            },
+            &workdir,
+        ),
+        Command::Compare {
+            old,
+            new,
+            tolerance,
+            markdown,
+            format,
+            strict_env,
+        } => compare_folders(
+            &CompareArgs {
+                old,
+                new,
+                tolerance,
+                markdown,
+                format,
+                strict_env,
             },
             &workdir,
         ),
@@ -140,8 +223,16 @@ pub fn main(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn run(options: RunOptions, workdir: &std::path::Path) -> u8 {
-    match runner::run(&options) {
+fn run(options: RunOptions, workdir: &Path) -> u8 {
+    match execute(&options, workdir) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(code) => code,
+    }
+}
+
+/// Runs an experiment and prints its outcome: failed assertions, counts, the report's path.
+fn execute(options: &RunOptions, workdir: &Path) -> Result<RunOutcome, u8> {
+    match runner::run(options) {
         Ok(outcome) => {
             for failed in outcome.assertions.iter().filter(|a| !a.passed) {
                 eprintln!(
@@ -156,18 +247,299 @@ fn run(options: RunOptions, workdir: &std::path::Path) -> u8 {
                 outcome.variants_failed
             );
             let report = outcome.report_dir.join("report.md");
-            let shown = report.strip_prefix(workdir).unwrap_or(&report);
-            println!("report: {}", shown.display());
-            outcome.exit_code()
+            println!("report: {}", shown(&report, workdir).display());
+            Ok(outcome)
         }
         Err(e) => {
             eprintln!("benchrig: error: {e}");
-            e.exit_code()
+            Err(e.exit_code())
         }
     }
 }
 
-fn validate(paths: &[PathBuf], workdir: &std::path::Path) -> u8 {
+/// `path` relative to `workdir` when it is inside it.
+fn shown<'a>(path: &'a Path, workdir: &Path) -> &'a Path {
+    path.strip_prefix(workdir).unwrap_or(path)
+}
+
+struct CompareArgs {
+    old: PathBuf,
+    new: PathBuf,
+    tolerance: Option<f64>,
+    markdown: Option<PathBuf>,
+    format: Format,
+    strict_env: bool,
+}
+
+/// `benchrig compare OLD NEW`.
+fn compare_folders(args: &CompareArgs, workdir: &Path) -> u8 {
+    let loaded = load_report("old report", &args.old, workdir)
+        .and_then(|old| Ok((old, load_report("new report", &args.new, workdir)?)));
+    let (old, new) = match loaded {
+        Ok(runs) => runs,
+        Err(e) => {
+            eprintln!("benchrig: error: {e}");
+            return exit_code::INVALID_INPUT;
+        }
+    };
+    if args.strict_env {
+        let differences =
+            compare::strict_differences(&old.record.environment, &new.record.environment);
+        if !differences.is_empty() {
+            refuse_environment(&differences, "the two runs come from different machines");
+            return exit_code::ENVIRONMENT_DIFFERS;
+        }
+    }
+    let (tolerance, source) = match args.tolerance {
+        Some(t) => (t, "--tolerance".to_owned()),
+        None => manifest_tolerance(&new, workdir),
+    };
+    eprintln!(
+        "benchrig: comparing {} (old) with {} (new); tolerance {} ({source})",
+        args.old.display(),
+        args.new.display(),
+        compare::tolerance_text(tolerance)
+    );
+    let comparison = compare::compare(&old, &new, &CompareOptions { tolerance });
+    match args.format {
+        Format::Terminal => print!("{}", compare::render_terminal(&comparison)),
+        Format::Markdown => print!("{}", compare::render_markdown(&comparison)),
+    }
+    if let Some(path) = &args.markdown {
+        let path = workdir.join(path);
+        if let Err(e) = std::fs::write(&path, compare::render_markdown(&comparison)) {
+            eprintln!("benchrig: error: cannot write {}: {e}", path.display());
+            return exit_code::RUN_ABORTED;
+        }
+        eprintln!(
+            "benchrig: Markdown written to {}",
+            shown(&path, workdir).display()
+        );
+    }
+    comparison_exit_code(&comparison)
+}
+
+fn comparison_exit_code(comparison: &Comparison) -> u8 {
+    if comparison.is_regression() {
+        exit_code::REGRESSION
+    } else {
+        exit_code::SUCCESS
+    }
+}
+
+/// Loads a report folder, or says which folder is not one and what it lacks. `role` names it
+/// in the message ("old report", "committed report").
+fn load_report(role: &str, dir: &Path, workdir: &Path) -> Result<SavedRun, String> {
+    let dir = &workdir.join(dir);
+    let name = shown(dir, workdir).display();
+    let what = "a report folder written by `benchrig run` has run.json and summary.csv";
+    if !dir.exists() {
+        return Err(format!("{role} `{name}` does not exist"));
+    }
+    if !dir.is_dir() {
+        return Err(format!("{role} `{name}` is not a folder; {what}"));
+    }
+    for file in ["run.json", "summary.csv"] {
+        if !dir.join(file).is_file() {
+            return Err(format!(
+                "{role} `{name}` is not a benchrig report folder: it has no {file}; {what}"
+            ));
+        }
+    }
+    SavedRun::load(dir).map_err(|e| format!("{role} `{name}`: {e}"))
+}
+
+/// The tolerance of a run's manifest (`compare.tolerance`), read from the manifest path its
+/// run.json records, else the default; and where it came from.
+fn manifest_tolerance(run: &SavedRun, workdir: &Path) -> (f64, String) {
+    let recorded = &run.record.experiment.manifest;
+    let path = workdir.join(recorded);
+    if path.is_file() {
+        match manifest::parse_file(&path) {
+            Ok(parsed) => {
+                if let Some(tolerance) = parsed.compare.tolerance {
+                    return (tolerance.0, format!("compare.tolerance in {recorded}"));
+                }
+            }
+            Err(e) => eprintln!(
+                "benchrig: warning: cannot read compare.tolerance from {recorded}, using the default: {e}"
+            ),
+        }
+    }
+    (compare::DEFAULT_TOLERANCE, "the default".to_owned())
+}
+
+/// Prints why `--strict-env` refuses: every differing field.
+fn refuse_environment(differences: &[EnvironmentDifference], why: &str) {
+    eprintln!("benchrig: error: --strict-env: {why}; refusing to compare:");
+    for d in differences {
+        eprintln!("  {}: {}  ->  {}", d.field, d.old, d.new);
+    }
+    eprintln!(
+        "  compare without --strict-env to see the numbers anyway, or refresh the committed report on this machine"
+    );
+}
+
+struct CheckOptions {
+    manifest: PathBuf,
+    out: Option<PathBuf>,
+    strict_env: bool,
+    tolerance: Option<f64>,
+}
+
+/// A path made absolute against `workdir`, with `.` and `..` resolved and symbolic links of
+/// its existing part followed, so two spellings of one folder compare equal.
+fn resolved(path: &Path, workdir: &Path) -> PathBuf {
+    let mut clean = PathBuf::new();
+    for part in workdir.join(path).components() {
+        match part {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    let mut existing = clean.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return clean,
+        }
+    }
+    let mut out = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_owned());
+    out.extend(rest.iter().rev());
+    out
+}
+
+/// `benchrig run MANIFEST --check`: refuses early (bad manifest, no committed report, a fresh
+/// folder that would touch the committed one, another machine with --strict-env), then runs
+/// into the fresh folder, compares, prints, and writes comparison.md there.
+fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
+    let plan = match manifest::load(&options.manifest, workdir) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("benchrig: error: {e}");
+            return exit_code::INVALID_INPUT;
+        }
+    };
+    let committed_rel = Path::new("reports").join(&plan.name);
+    let committed = workdir.join(&committed_rel);
+    if !committed.join("run.json").is_file() {
+        eprintln!(
+            "benchrig: error: --check compares a fresh run with the committed report {}/, which {}; make it with `benchrig run {}` (`make experiment NAME={}`), then commit it",
+            committed_rel.display(),
+            if committed.exists() { "has no run.json" } else { "does not exist" },
+            options.manifest.display(),
+            plan.name
+        );
+        return exit_code::INVALID_INPUT;
+    }
+    let fresh_rel = options
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new(CHECK_DIR).join(&plan.name));
+    let (fresh_abs, committed_abs) = (
+        resolved(&fresh_rel, workdir),
+        resolved(&committed_rel, workdir),
+    );
+    if fresh_abs.starts_with(&committed_abs) || committed_abs.starts_with(&fresh_abs) {
+        eprintln!(
+            "benchrig: error: --out {}: --check never writes into the committed report {}/; choose another folder (default: {CHECK_DIR}/{})",
+            fresh_rel.display(),
+            committed_rel.display(),
+            plan.name
+        );
+        return exit_code::INVALID_INPUT;
+    }
+    let committed_run = match load_report("committed report", &committed, workdir) {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("benchrig: error: {e}");
+            return exit_code::INVALID_INPUT;
+        }
+    };
+    let here = Environment::capture(workdir, &[]);
+    let strict = compare::strict_differences(&committed_run.record.environment, &here);
+    if options.strict_env && !strict.is_empty() {
+        refuse_environment(
+            &strict,
+            &format!(
+                "this machine differs from the one that made {}/",
+                committed_rel.display()
+            ),
+        );
+        return exit_code::ENVIRONMENT_DIFFERS;
+    }
+    let differences = compare::environment_differences(&committed_run.record.environment, &here);
+    if !differences.is_empty() {
+        eprintln!(
+            "benchrig: WARNING: this machine differs from the one that made {}/; differences may come from the machine, not the code{}:",
+            committed_rel.display(),
+            if strict.is_empty() { "" } else { " (--strict-env refuses this)" }
+        );
+        for d in &differences {
+            eprintln!("benchrig:   {}: {}  ->  {}", d.field, d.old, d.new);
+        }
+    }
+    let (tolerance, source) = match (options.tolerance, plan.compare_tolerance) {
+        (Some(t), _) => (t, "--tolerance".to_owned()),
+        (None, Some(t)) => (
+            t,
+            format!("compare.tolerance in {}", options.manifest.display()),
+        ),
+        (None, None) => (compare::DEFAULT_TOLERANCE, "the default".to_owned()),
+    };
+
+    let outcome = match execute(
+        &RunOptions {
+            manifest: options.manifest.clone(),
+            out: Some(fresh_rel.clone()),
+            workdir: workdir.to_owned(),
+        },
+        workdir,
+    ) {
+        Ok(outcome) => outcome,
+        Err(code) => return code,
+    };
+    let fresh = match load_report("fresh report", &outcome.report_dir, workdir) {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("benchrig: error: {e}");
+            return exit_code::RUN_ABORTED;
+        }
+    };
+    let comparison = compare::compare(&committed_run, &fresh, &CompareOptions { tolerance });
+    println!();
+    println!(
+        "comparison: {}/ (committed) -> {}/ (this run); tolerance {} ({source})",
+        committed_rel.display(),
+        shown(&outcome.report_dir, workdir).display(),
+        compare::tolerance_text(tolerance)
+    );
+    println!();
+    print!("{}", compare::render_terminal(&comparison));
+    let markdown = outcome.report_dir.join("comparison.md");
+    match std::fs::write(&markdown, compare::render_markdown(&comparison)) {
+        Ok(()) => println!("\ncomparison: {}", shown(&markdown, workdir).display()),
+        Err(e) => eprintln!(
+            "benchrig: warning: cannot write {}: {e}",
+            markdown.display()
+        ),
+    }
+    match outcome.exit_code() {
+        exit_code::SUCCESS => comparison_exit_code(&comparison),
+        code => code,
+    }
+}
+
+fn validate(paths: &[PathBuf], workdir: &Path) -> u8 {
     let mut code = exit_code::SUCCESS;
     for path in paths {
         match manifest::load(path, workdir) {
@@ -188,7 +560,7 @@ fn validate(paths: &[PathBuf], workdir: &std::path::Path) -> u8 {
     code
 }
 
-fn rerender(folders: &[PathBuf], workdir: &std::path::Path) -> u8 {
+fn rerender(folders: &[PathBuf], workdir: &Path) -> u8 {
     let mut code = exit_code::SUCCESS;
     for folder in folders {
         match crate::report::write_report(folder, workdir) {
@@ -206,7 +578,7 @@ fn rerender(folders: &[PathBuf], workdir: &std::path::Path) -> u8 {
     code
 }
 
-fn load(args: LoadArgs, workdir: &std::path::Path) -> u8 {
+fn load(args: LoadArgs, workdir: &Path) -> u8 {
     let options = adhoc::LoadOptions {
         url: args.url,
         concurrency: args.concurrency,

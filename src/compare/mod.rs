@@ -13,6 +13,7 @@ use serde::Serialize;
 
 pub use render::{render_markdown, render_terminal, verdict_line};
 
+use crate::environment::Environment;
 use crate::output::{MetricsRow, SavedRun};
 use crate::results::{stats, Metrics};
 
@@ -36,6 +37,41 @@ pub const COMPARED_METRICS: [&str; 6] = [
     "cpu_mean_pct",
     "pss_peak_mb",
 ];
+
+/// Parses a tolerance: a percentage (`10%`, `2.5 %`) or a fraction (`0.1`), above 0 and below
+/// 100 %. Used by `--tolerance` and the manifest's `compare: { tolerance }`.
+pub fn parse_tolerance(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, percent) = match text.strip_suffix('%') {
+        Some(number) => (number.trim(), true),
+        None => (text, false),
+    };
+    let value: f64 = number.parse().map_err(|_| {
+        format!(
+            "`{text}` is not a tolerance; write a percentage such as 10% or a fraction such as 0.1"
+        )
+    })?;
+    let fraction = if percent { value / 100.0 } else { value };
+    if !fraction.is_finite() || fraction <= 0.0 {
+        return Err(format!("`{text}` must be above 0, e.g. 10% or 0.1"));
+    }
+    if fraction >= 1.0 {
+        return Err(if percent {
+            format!("`{text}` must be below 100%")
+        } else {
+            format!(
+                "`{text}` as a fraction is {} %; write {text}% for a percentage, or a fraction below 1 such as 0.1",
+                trim_number(value * 100.0)
+            )
+        });
+    }
+    Ok(fraction)
+}
+
+/// "10 %" for 0.1.
+pub fn tolerance_text(tolerance: f64) -> String {
+    format!("{} %", trim_number(tolerance * 100.0))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CompareOptions {
@@ -461,7 +497,7 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
         rows,
         only_old,
         only_new,
-        environment: environment_differences(old, new),
+        environment: environment_differences(&old.record.environment, &new.record.environment),
         notes,
         tolerance,
     }
@@ -471,8 +507,20 @@ fn short_hash(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
-fn environment_differences(old: &SavedRun, new: &SavedRun) -> Vec<EnvironmentDifference> {
-    let (a, b) = (&old.record.environment, &new.record.environment);
+/// The environment fields that `--strict-env` requires to be equal.
+pub const STRICT_ENVIRONMENT: [&str; 3] = ["CPU model", "cores", "kernel"];
+
+/// The differences `--strict-env` refuses: CPU model, core count or kernel.
+pub fn strict_differences(old: &Environment, new: &Environment) -> Vec<EnvironmentDifference> {
+    environment_differences(old, new)
+        .into_iter()
+        .filter(|d| STRICT_ENVIRONMENT.contains(&d.field))
+        .collect()
+}
+
+/// Every compared environment field that differs: CPU model, cores, memory, kernel, OS,
+/// benchrig version.
+pub fn environment_differences(a: &Environment, b: &Environment) -> Vec<EnvironmentDifference> {
     let fields: [(&'static str, String, String); 6] = [
         ("CPU model", a.cpu_model.clone(), b.cpu_model.clone()),
         ("cores", a.cores.to_string(), b.cores.to_string()),
@@ -1025,5 +1073,38 @@ mod tests {
         let calm = compared(typical(), typical());
         assert!(render_markdown(&calm).starts_with("✅ **no change beyond noise**\n"));
         assert!(render_terminal(&calm).starts_with("no change beyond noise\n\nvariant"));
+    }
+
+    #[test]
+    fn tolerances_are_percentages_or_fractions() {
+        assert_eq!(parse_tolerance("10%"), Ok(0.10));
+        assert_eq!(parse_tolerance(" 2.5 %"), Ok(0.025));
+        assert_eq!(parse_tolerance("0.1"), Ok(0.1));
+        assert_eq!(tolerance_text(0.025), "2.5 %");
+        assert!(parse_tolerance("0%").unwrap_err().contains("above 0"));
+        assert!(parse_tolerance("-5%").unwrap_err().contains("above 0"));
+        assert!(parse_tolerance("100%").unwrap_err().contains("below 100%"));
+        let err = parse_tolerance("10").unwrap_err();
+        assert_eq!(
+            err,
+            "`10` as a fraction is 1000 %; write 10% for a percentage, or a fraction below 1 such as 0.1"
+        );
+        assert!(parse_tolerance("ten")
+            .unwrap_err()
+            .contains("not a tolerance"));
+    }
+
+    #[test]
+    fn strict_environment_is_cpu_cores_and_kernel() {
+        let a = typical().build().record.environment;
+        let mut b = a.clone();
+        b.memory_gib = 64.0;
+        b.os = "Other OS".into();
+        assert!(strict_differences(&a, &b).is_empty());
+        assert_eq!(environment_differences(&a, &b).len(), 2);
+        b.kernel = "7.0".into();
+        b.cores = 16;
+        let strict: Vec<&str> = strict_differences(&a, &b).iter().map(|d| d.field).collect();
+        assert_eq!(strict, ["cores", "kernel"]);
     }
 }

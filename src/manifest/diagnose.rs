@@ -259,6 +259,7 @@ fn map_hint(path: &str) -> &'static str {
         "stop" => " — e.g. { grace: 5s }",
         "warmup" => " — e.g. { vus: 10, duration: 3s }",
         "defaults" => " — e.g. { ready: { http: /health } }",
+        "compare" => " — e.g. { tolerance: 10% }",
         _ if path.starts_with("phases[") => " — e.g. { name: main, vus: 10, duration: 10s }",
         _ if path.starts_with("requests[") => " — e.g. { path: /hello }",
         _ if path.starts_with("variants[") => {

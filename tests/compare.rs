@@ -1,0 +1,664 @@
+//! `benchrig compare OLD NEW` on fixed report folders, and `benchrig run --check` end to end
+//! against a real hello-rs: verdicts, exit codes, environment differences, and a committed
+//! report that is never touched.
+//!
+//! The fixture tests/fixtures/compare/base/ is a small report folder (run.json, summary.csv):
+//! variants `fast` and `slow`, phases `closed` and `open`, three trials each within ±1 %.
+//! Each test copies it and edits the copy.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{Experiment, Row, BENCHRIG};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Exit code of a regression beyond the tolerance (README, "Exit codes").
+const REGRESSION: i32 = 5;
+/// Exit code of `--strict-env` refusing another machine.
+const ENVIRONMENT_DIFFERS: i32 = 6;
+
+/// A temporary working directory holding copies of the fixture report.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn expect_code(&self, code: i32) -> &Output {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The table line of `variant`, `phase` and `metric`, its cells separated by single spaces.
+    fn row(&self, variant: &str, phase: &str, metric: &str) -> String {
+        self.stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .find(|l| l.starts_with(&format!("{variant} {phase} {metric} ")))
+            .unwrap_or_else(|| panic!("no row {variant} {phase} {metric} in:\n{}", self.stdout))
+    }
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A copy of the fixture report at `name`.
+    fn report(&self, name: &str) -> PathBuf {
+        let to = self.path().join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        let from = Path::new(ROOT).join("tests/fixtures/compare/base");
+        for file in ["run.json", "summary.csv"] {
+            std::fs::copy(from.join(file), to.join(file)).unwrap();
+        }
+        to
+    }
+
+    fn compare(&self, args: &[&str]) -> Output {
+        let output = Command::new(BENCHRIG)
+            .arg("compare")
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .unwrap();
+        Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Rewrites a report's summary.csv: `edit` may change a row, or return false to drop it.
+fn edit_summary(dir: &Path, edit: impl Fn(&mut Row) -> bool) {
+    let path = dir.join("summary.csv");
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let mut row: Row = headers
+            .iter()
+            .cloned()
+            .zip(record.iter().map(str::to_owned))
+            .collect();
+        if edit(&mut row) {
+            rows.push(row);
+        }
+    }
+    let mut writer = csv::Writer::from_path(&path).unwrap();
+    writer.write_record(&headers).unwrap();
+    for row in rows {
+        writer
+            .write_record(headers.iter().map(|h| row[h].as_str()))
+            .unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+/// Sets requests/s of `variant` × `phase`, one value per trial.
+fn set_rps(dir: &Path, variant: &str, phase: &str, values: &[f64]) {
+    edit_summary(dir, |row| {
+        if row["variant"] == variant && row["phase"] == phase {
+            let trial: usize = row["trial"].parse().unwrap();
+            row.insert("rps".into(), format!("{:.2}", values[trial - 1]));
+        }
+        true
+    });
+}
+
+fn edit_run_json(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("run.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+}
+
+/// Every table line of the terminal output (after the header line).
+fn table_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("variant "))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn identical_reports_are_the_same_everywhere_and_exit_0() {
+    let ws = Workspace::new();
+    ws.report("old");
+    ws.report("new");
+    let out = ws.compare(&["old", "new"]);
+    out.expect_code(0);
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some("no change beyond noise"),
+        "{}",
+        out.stdout
+    );
+    let rows = table_lines(&out.stdout);
+    assert_eq!(rows.len(), 2 * 2 * 6, "{}", out.stdout);
+    for line in &rows {
+        assert!(line.contains("  same  "), "{line}");
+        assert!(!line.contains("regression"), "{line}");
+    }
+    for metric in [
+        "rps",
+        "p50_ms",
+        "p99_ms",
+        "error_rate",
+        "cpu_mean_pct",
+        "pss_peak_mb",
+    ] {
+        out.row("slow", "open", metric);
+    }
+    assert!(!out.stdout.contains("WARNING"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("tolerance 10 % (the default)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_tight_30_percent_rps_drop_is_slower_and_exits_with_the_regression_code() {
+    let ws = Workspace::new();
+    ws.report("old");
+    let new = ws.report("new");
+    set_rps(&new, "fast", "closed", &[6930.0, 7000.0, 7070.0]);
+    let out = ws.compare(&["old", "new", "--markdown", "comment.md"]);
+    out.expect_code(REGRESSION);
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some("1 regression: fast / closed rps -30.0 %"),
+        "{}",
+        out.stdout
+    );
+    let row = out.row("fast", "closed", "rps");
+    assert!(
+        row.contains("10000.0") && row.contains("7000.0") && row.contains("-30.0 %"),
+        "{row}"
+    );
+    assert!(
+        row.contains("slower (regression) trials do not overlap (3 vs 3)"),
+        "{row}"
+    );
+    // Only that row moved.
+    assert!(out.row("fast", "open", "rps").contains(" same "));
+    assert!(out.row("fast", "closed", "p99_ms").contains(" same "));
+
+    let markdown = std::fs::read_to_string(ws.path().join("comment.md")).unwrap();
+    assert!(
+        markdown.starts_with("❌ **1 regression: fast / closed rps -30.0 %**"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(
+            "| fast | closed | `rps` | 10000.0 | 7000.0 | -30.0 % | **slower (regression)** |"
+        ),
+        "{markdown}"
+    );
+
+    // The same, printed as Markdown.
+    let out = ws.compare(&["old", "new", "--format", "markdown"]);
+    out.expect_code(REGRESSION);
+    assert_eq!(out.stdout, markdown);
+
+    // A tolerance above the drop: consistently slower, but not a regression.
+    let out = ws.compare(&["old", "new", "--tolerance", "40%"]);
+    out.expect_code(0);
+    assert!(
+        out.row("fast", "closed", "rps")
+            .contains("slower trials do not overlap (3 vs 3); within 40 % tolerance"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("tolerance 40 % (--tolerance)"));
+}
+
+#[test]
+fn a_30_percent_drop_inside_wide_noise_is_the_same_with_a_warning() {
+    let ws = Workspace::new();
+    let old = ws.report("old");
+    let new = ws.report("new");
+    set_rps(&old, "fast", "closed", &[7000.0, 10000.0, 13000.0]);
+    set_rps(&new, "fast", "closed", &[5000.0, 7000.0, 11000.0]);
+    let out = ws.compare(&["old", "new"]);
+    out.expect_code(0);
+    let row = out.row("fast", "closed", "rps");
+    assert!(row.contains("-30.0 %"), "{row}");
+    assert!(row.contains(" same trials overlap (3 vs 3)"), "{row}");
+    assert!(
+        out.stdout.contains(
+            "fast / closed: rps -30.0 % (10000.0 → 7000.0) is within noise: the trials overlap"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Run more trials"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("coefficient of variation"),
+        "noisy trials are flagged:\n{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_variant_or_phase_on_one_side_only_is_reported_not_a_crash() {
+    let ws = Workspace::new();
+    ws.report("old");
+    let new = ws.report("new");
+    // `slow` is gone and `fast` lost its open phase; a new variant appeared.
+    edit_summary(&new, |row| {
+        row["variant"] == "fast" && row["phase"] == "closed"
+    });
+    // Append one row for a variant only the new run has.
+    let text = std::fs::read_to_string(new.join("summary.csv")).unwrap();
+    let first_row = text.lines().nth(1).unwrap().replacen("fast,", "added,", 1);
+    std::fs::write(new.join("summary.csv"), format!("{text}{first_row}\n")).unwrap();
+    edit_run_json(&new, |json| {
+        let variants = json["variants"].as_array_mut().unwrap();
+        variants[1]["failure"] = serde_json::json!({
+            "stage": "ready",
+            "reason": "exited with status 3",
+            "log_tail": "",
+            "log": "slow.log"
+        });
+    });
+    let out = ws.compare(&["old", "new"]);
+    out.expect_code(0);
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some("no change beyond noise; only in old: fast / open, slow / closed, slow / open; only in new: added / closed"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(table_lines(&out.stdout).len(), 6, "{}", out.stdout);
+    assert!(out
+        .stdout
+        .contains("only in old: fast / open, slow / closed, slow / open\n"));
+    assert!(out.stdout.contains("only in new: added / closed\n"));
+    assert!(
+        out.stdout
+            .contains("slow failed in the new run (during ready: exited with status 3)."),
+        "{}",
+        out.stdout
+    );
+
+    // Nothing in common at all: said, and still not a crash.
+    let other = ws.report("other");
+    edit_summary(&other, |row| {
+        let renamed = format!("x-{}", row["variant"]);
+        row.insert("variant".into(), renamed);
+        true
+    });
+    let out = ws.compare(&["old", "other"]);
+    out.expect_code(0);
+    assert!(out.stdout.starts_with("nothing compared"), "{}", out.stdout);
+}
+
+#[test]
+fn the_tolerance_comes_from_the_flag_then_the_new_runs_manifest_then_10_percent() {
+    let ws = Workspace::new();
+    ws.report("old");
+    let new = ws.report("new");
+    set_rps(&new, "fast", "closed", &[7000.0, 7000.0, 7000.0]);
+    ws.compare(&["old", "new"]).expect_code(REGRESSION);
+
+    // run.json records the manifest as experiments/demo.yaml: its compare.tolerance applies.
+    std::fs::create_dir_all(ws.path().join("experiments")).unwrap();
+    std::fs::write(
+        ws.path().join("experiments/demo.yaml"),
+        "name: demo\nvariants: [{ name: fast, command: [server] }]\nphases: [{ name: closed, vus: 1, duration: 1s }]\nrequests: [{ path: / }]\ncompare: { tolerance: 35% }\n",
+    )
+    .unwrap();
+    let out = ws.compare(&["old", "new"]);
+    out.expect_code(0);
+    assert!(
+        out.stderr
+            .contains("tolerance 35 % (compare.tolerance in experiments/demo.yaml)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("Compared with a 35 % tolerance"));
+
+    // The flag wins.
+    let out = ws.compare(&["old", "new", "--tolerance", "0.2"]);
+    out.expect_code(REGRESSION);
+    assert!(out.stdout.contains("Compared with a 20 % tolerance"));
+
+    let out = ws.compare(&["old", "new", "--tolerance", "150%"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("must be below 100%"), "{}", out.stderr);
+}
+
+#[test]
+fn another_machine_is_shown_and_refused_with_strict_env() {
+    let ws = Workspace::new();
+    ws.report("old");
+    let new = ws.report("new");
+    edit_run_json(&new, |json| {
+        json["environment"]["cpu_model"] = "Other CPU @ 2.0GHz".into();
+        json["environment"]["cores"] = 16.into();
+    });
+    let out = ws.compare(&["old", "new"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout
+            .contains("WARNING: The runs come from different environments"),
+        "{}",
+        out.stdout
+    );
+    assert!(out
+        .stdout
+        .contains("CPU model  Fixture CPU @ 3.00GHz  ->  Other CPU @ 2.0GHz"));
+
+    let out = ws.compare(&["old", "new", "--strict-env"]);
+    out.expect_code(ENVIRONMENT_DIFFERS);
+    assert!(out.stdout.is_empty(), "nothing compared:\n{}", out.stdout);
+    assert!(
+        out.stderr.contains("--strict-env")
+            && out
+                .stderr
+                .contains("CPU model: Fixture CPU @ 3.00GHz  ->  Other CPU @ 2.0GHz")
+            && out.stderr.contains("cores: 2  ->  16"),
+        "{}",
+        out.stderr
+    );
+
+    // Memory or OS alone do not make --strict-env refuse.
+    edit_run_json(&new, |json| {
+        json["environment"]["cpu_model"] = "Fixture CPU @ 3.00GHz".into();
+        json["environment"]["cores"] = 2.into();
+        json["environment"]["memory_gib"] = 64.0.into();
+    });
+    ws.compare(&["old", "new", "--strict-env"]).expect_code(0);
+}
+
+#[test]
+fn a_folder_that_is_not_a_report_is_named_with_what_it_lacks() {
+    let ws = Workspace::new();
+    ws.report("old");
+    std::fs::create_dir_all(ws.path().join("notes")).unwrap();
+    let out = ws.compare(&["old", "notes"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr
+            .contains("new report `notes` is not a benchrig report folder: it has no run.json"),
+        "{}",
+        out.stderr
+    );
+    let out = ws.compare(&["missing", "old"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("old report `missing` does not exist"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(ws.path().join("old/summary.csv")).unwrap();
+    let out = ws.compare(&["old", "old"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("it has no summary.csv"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// SHA-256 of every file under `dir`, by relative path.
+fn hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(
+                    path.strip_prefix(root).unwrap().to_owned(),
+                    benchrig::manifest::sha256_hex(&bytes),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn check(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(BENCHRIG)
+        .args(["run", "checked.yaml", "--check"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    for pgid in support::process_groups_in(&stderr) {
+        let left = support::members_of_group(pgid);
+        assert!(left.is_empty(), "process group {pgid} still has {left:?}");
+    }
+    Output {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr,
+    }
+}
+
+#[test]
+fn run_check_compares_with_the_committed_report_and_never_touches_it() {
+    // The committed report: a first, ordinary run in a temporary directory.
+    let first = Experiment::new("checked")
+        .hello("hello", 1)
+        .phase("{ name: quick, vus: 2, iterations: 300 }")
+        .request("{ path: /hello }")
+        .assertion("\"error_rate < 0.01\"")
+        .run();
+    first.expect_code(0);
+    let dir = first.experiment.dir().to_owned();
+    let committed = first.report_dir();
+    assert!(committed.join("run.json").is_file());
+
+    // Pretend it was made on another machine, ten times faster.
+    edit_run_json(&committed, |json| {
+        json["environment"]["cpu_model"] = "Committed CPU @ 9.9GHz".into();
+    });
+    edit_summary(&committed, |row| {
+        let rps: f64 = row["rps"].parse().unwrap();
+        row.insert("rps".into(), format!("{:.2}", rps * 10.0));
+        true
+    });
+    let before = hashes(&committed);
+    assert!(before.len() >= 5, "{before:?}");
+
+    // --strict-env refuses before starting anything.
+    let out = check(&dir, &["--strict-env"]);
+    out.expect_code(ENVIRONMENT_DIFFERS);
+    assert!(
+        out.stderr
+            .contains("CPU model: Committed CPU @ 9.9GHz  ->  "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("process group"), "{}", out.stderr);
+    assert!(!dir.join("target/benchrig-check").exists());
+
+    // --out may not be the committed folder, nor inside it.
+    for out_dir in [
+        "reports/checked",
+        "./reports/../reports/checked/",
+        "reports/checked/x",
+    ] {
+        let out = check(&dir, &["--out", out_dir]);
+        out.expect_code(2);
+        assert!(
+            out.stderr
+                .contains("never writes into the committed report"),
+            "{out_dir}: {}",
+            out.stderr
+        );
+    }
+
+    // The check itself: a fresh run elsewhere, compared, a regression (the committed numbers
+    // are ten times better), the other machine shown.
+    let out = check(&dir, &[]);
+    out.expect_code(REGRESSION);
+    assert!(
+        out.stderr
+            .contains("WARNING: this machine differs from the one that made reports/checked/"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains(
+            "comparison: reports/checked/ (committed) -> target/benchrig-check/checked/ (this run); tolerance 10 % (the default)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("WARNING: The runs come from different environments"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.row("hello", "quick", "rps")
+            .contains("slower (regression)"),
+        "{}",
+        out.stdout
+    );
+    let fresh = dir.join("target/benchrig-check/checked");
+    assert!(fresh.join("report.md").is_file());
+    let markdown = std::fs::read_to_string(fresh.join("comparison.md")).unwrap();
+    // The run's latency moves too on a busy machine: only rps is certain to regress.
+    assert!(markdown.starts_with("❌ **"), "{markdown}");
+    assert!(
+        markdown.contains("| hello | quick | `rps` | ")
+            && markdown.contains("**slower (regression)**"),
+        "{markdown}"
+    );
+    assert!(
+        out.stdout
+            .contains("comparison: target/benchrig-check/checked/comparison.md"),
+        "{}",
+        out.stdout
+    );
+
+    // A generous tolerance: the run passes its assertions, and no regression is beyond it.
+    // Latency and CPU of a tiny run can move a lot, so only the rps row is checked.
+    let out = check(&dir, &["--tolerance", "0.95"]);
+    assert!(
+        out.code == Some(0) || out.code == Some(REGRESSION),
+        "{:?}\n{}\n{}",
+        out.code,
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        !out.row("hello", "quick", "rps").contains("regression"),
+        "{}",
+        out.stdout
+    );
+
+    assert_eq!(hashes(&committed), before, "the committed report changed");
+    let reports: Vec<_> = std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(reports, ["checked"], "nothing else appeared in reports/");
+    first.assert_no_process_left(1);
+}
+
+#[test]
+fn run_check_without_a_committed_report_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("checked.yaml"),
+        format!(
+            "name: checked\nvariants:\n  - {{ name: hello, command: [{}, --port, \"{{{{ port }}}}\"] }}\nphases:\n  - {{ name: quick, vus: 1, iterations: 10 }}\nrequests:\n  - {{ path: /hello }}\n",
+            support::hello_rs()
+        ),
+    )
+    .unwrap();
+    let out = check(dir.path(), &[]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains(
+            "--check compares a fresh run with the committed report reports/checked/, which does not exist"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("make experiment NAME=checked"));
+    assert!(!out.stderr.contains("process group"), "{}", out.stderr);
+    assert!(!dir.path().join("reports").exists());
+    assert!(!dir.path().join("target").exists());
+}
+
+#[test]
+fn the_ci_workflow_is_valid_yaml_and_does_its_work_through_make() {
+    let text =
+        std::fs::read_to_string(Path::new(ROOT).join(".github/workflows/experiments.yml")).unwrap();
+    let workflow: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+    let steps = workflow["jobs"]["experiments"]["steps"]
+        .as_sequence()
+        .expect("jobs.experiments.steps");
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(runs.iter().any(|r| r.contains("make validate")), "{runs:?}");
+    assert!(
+        runs.iter().any(|r| r.contains("make ci-experiments")),
+        "{runs:?}"
+    );
+    for run in &runs {
+        for line in run.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            assert!(
+                line.starts_with("make "),
+                "the workflow does its work through Makefile targets; found `{line}`"
+            );
+        }
+    }
+    let uses: Vec<&str> = steps.iter().filter_map(|s| s["uses"].as_str()).collect();
+    for action in [
+        "actions/checkout@v4",
+        "dtolnay/rust-toolchain@stable",
+        "Swatinem/rust-cache@v2",
+        "actions/upload-artifact@v4",
+    ] {
+        assert!(uses.contains(&action), "{action} missing from {uses:?}");
+    }
+    let makefile = std::fs::read_to_string(Path::new(ROOT).join("Makefile")).unwrap();
+    assert!(
+        makefile.contains("\nci-experiments:"),
+        "Makefile has no ci-experiments target"
+    );
+}
