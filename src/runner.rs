@@ -167,7 +167,12 @@ async fn run_plan(plan: &Plan, final_dir: &Path, workdir: &Path) -> Result<RunOu
         }
     };
     let phase_names: Vec<String> = plan.phases.iter().map(|p| p.name.clone()).collect();
-    let assertion_outcomes = assertions::evaluate(&plan.assertions, &variants, &phase_names);
+    let assertion_outcomes = assertions::evaluate(
+        &plan.assertions,
+        &variants,
+        &phase_names,
+        plan.baseline.as_deref(),
+    );
     let mut environment = Environment::capture(workdir, &python_venvs(plan));
     environment.date = humantime::format_rfc3339_seconds(started.0).to_string();
     let data = RunData {
@@ -629,7 +634,8 @@ impl TrialRun<'_> {
                 .find_map(|p| p.process.exit_status().map(|status| (p, status)))
         };
         let leaders: Vec<i32> = running.iter().map(|p| p.process.process_group()).collect();
-        let sampling = Sampling::start(leaders, plan.sample_every, self.run_start);
+        let load_cpus = plan.phases.first().and_then(|p| p.client.cpus.clone());
+        let sampling = Sampling::start(leaders, plan.sample_every, self.run_start, load_cpus);
         if let Some(warmup) = &plan.warmup {
             let note = warm_up(&variant.name, warmup, target, trial).await;
             result.warmups.push(note);
@@ -713,25 +719,41 @@ fn stop_all(running: Vec<Running>, variant: &VariantPlan, result: &mut VariantRe
     }
 }
 
-/// Samples a variant's process tree (and benchrig) in the background while a trial runs.
+/// Samples a variant's process tree (and benchrig) in the background while a trial runs, on a
+/// thread of its own: reading /proc blocks, and the thread runs on the load generator's CPUs
+/// (`load.cpus`), never on the server's.
 struct Sampling {
     samples: Arc<std::sync::Mutex<Vec<TimedSample>>>,
-    task: tokio::task::JoinHandle<()>,
+    /// Dropping it stops the thread.
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Sampling {
     /// Samples the process trees of `leaders` (a variant's processes) as one.
-    fn start(leaders: Vec<i32>, every: Duration, run_start: Instant) -> Sampling {
+    fn start(
+        leaders: Vec<i32>,
+        every: Duration,
+        run_start: Instant,
+        cpus: Option<Vec<usize>>,
+    ) -> Sampling {
         let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = samples.clone();
-        let task = tokio::spawn(async move {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            if let Some(cpus) = &cpus {
+                crate::process::affinity::pin_current_thread(cpus, "the resource sampler");
+            }
             let mut samplers: Vec<ResourceSampler> =
                 leaders.into_iter().map(ResourceSampler::new).collect();
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
+            let mut next = Instant::now() + every;
             loop {
-                tick.tick().await;
+                // Ticks keep their schedule; a slow sample delays the next one, never doubles it.
+                let wait = next.saturating_duration_since(Instant::now());
+                if stopped.recv_timeout(wait) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                    return;
+                }
+                next = (next + every).max(Instant::now());
                 let Some(sample) =
                     samplers
                         .iter_mut()
@@ -754,7 +776,11 @@ impl Sampling {
                     .push((run_start.elapsed(), sample));
             }
         });
-        Sampling { samples, task }
+        Sampling {
+            samples,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     fn samples(&self) -> Vec<TimedSample> {
@@ -767,7 +793,10 @@ impl Sampling {
 
 impl Drop for Sampling {
     fn drop(&mut self) {
-        self.task.abort();
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

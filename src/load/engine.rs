@@ -363,16 +363,6 @@ impl WorkerContext {
     }
 }
 
-/// Pins the calling thread to one CPU (`load.cpus`), so load and server do not share a core.
-fn pin_current_thread(cpu: usize) {
-    let mut set = nix::sched::CpuSet::new();
-    if set.set(cpu).is_ok() {
-        if let Err(e) = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set) {
-            eprintln!("benchrig: warning: cannot pin a load thread to CPU {cpu}: {e}");
-        }
-    }
-}
-
 fn build_client(settings: &ClientSettings) -> Client {
     let mut builder = Client::builder().no_proxy().tcp_nodelay(true);
     builder = if settings.keep_alive {
@@ -403,7 +393,7 @@ fn run_worker(
         .expect("cannot build a load worker runtime");
     let _context = runtime.enter();
     if let Some(cpus) = &shared.client.cpus {
-        pin_current_thread(cpus[worker % cpus.len()]);
+        crate::process::affinity::pin_current_thread(&[cpus[worker % cpus.len()]], "a load thread");
     }
     let client = build_client(&shared.client);
     let lean = Lean::for_phase(&shared.client, target);

@@ -50,6 +50,8 @@ pub struct Plan {
     /// Interval of the resource sampler.
     pub sample_every: Duration,
     pub schedule: TrialSchedule,
+    /// `compare: { tolerance }` (a fraction), for `benchrig compare` and `run --check`.
+    pub compare_tolerance: Option<f64>,
 }
 
 /// A process benchrig starts: a variant's server, one of its processes, or a service.
@@ -358,6 +360,7 @@ impl Plan {
             repeat: 1,
             sample_every: DEFAULT_SAMPLE_EVERY,
             schedule: TrialSchedule::Interleaved,
+            compare_tolerance: None,
         }
     }
 
@@ -420,7 +423,13 @@ impl Plan {
             .as_ref()
             .and_then(|w| plan_phase(w, "warmup", "warmup", &manifest.load, &mut problems));
         let requests = plan_requests(&manifest.requests, &mut problems);
-        check_assertions(&manifest.assertions, &variants, &phases, &mut problems);
+        check_assertions(
+            &manifest.assertions,
+            &variants,
+            &phases,
+            manifest.baseline.as_deref(),
+            &mut problems,
+        );
         if let Some(baseline) = &manifest.baseline {
             if !variants.iter().any(|v| &v.name == baseline) {
                 problems.push(Problem::new(
@@ -472,6 +481,7 @@ impl Plan {
             repeat,
             sample_every,
             schedule,
+            compare_tolerance: manifest.compare.tolerance.map(|t| t.0),
         })
     }
 }
@@ -487,6 +497,9 @@ struct ProcessSpec<'a> {
     ready: Option<&'a types::Ready>,
     stop: Option<&'a types::Stop>,
     cpus: Option<&'a [usize]>,
+    /// Variants' processes inherit `defaults.env`; services do not: those settings configure
+    /// the servers under test (often to reach the services), not the services themselves.
+    inherit_env: bool,
 }
 
 /// Plans one process. `placeholders` holds the names it may refer to (ports are 0: only the
@@ -515,9 +528,20 @@ fn plan_process(
             problems.push(Problem::new(at(&format!("command[{j}]")), e));
         }
     }
-    let mut env = defaults.env.clone();
+    let mut env = if spec.inherit_env {
+        defaults.env.clone()
+    } else {
+        BTreeMap::new()
+    };
     env.extend(spec.env.clone());
     for (key, value) in &env {
+        let at = |field: &str| {
+            if spec.env.contains_key(key) {
+                at(field)
+            } else {
+                format!("defaults.{field}")
+            }
+        };
         if key.is_empty() || key.contains('=') || key.contains('\0') {
             problems.push(Problem::new(
                 at("env"),
@@ -680,6 +704,7 @@ fn plan_services(
                 ready: service.ready.as_ref(),
                 stop: service.stop.as_ref(),
                 cpus: service.cpus.as_deref(),
+                inherit_env: false,
             },
             &at,
             manifest,
@@ -728,6 +753,7 @@ fn plan_variants(
             ready: variant.ready.as_ref(),
             stop: variant.stop.as_ref(),
             cpus: variant.cpus.as_deref(),
+            inherit_env: true,
         };
         let (processes, target) = match (&variant.command, &variant.processes) {
             (Some(_), Some(_)) => {
@@ -796,6 +822,7 @@ fn plan_variants(
                             ready: process.ready.as_ref(),
                             stop: process.stop.as_ref(),
                             cpus: process.cpus.as_deref(),
+                            inherit_env: true,
                         },
                         &at,
                         manifest,
@@ -1446,6 +1473,7 @@ fn check_assertions(
     list: &[types::Assertion],
     variants: &[VariantPlan],
     phases: &[PhasePlan],
+    baseline: Option<&str>,
     problems: &mut Vec<Problem>,
 ) {
     let variant_names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
@@ -1453,6 +1481,8 @@ fn check_assertions(
     for (i, assertion) in list.iter().enumerate() {
         let at = format!("assertions[{i}]");
         if let Err(e) = assertions::check_expression(&assertion.expect) {
+            problems.push(Problem::new(&at, e));
+        } else if let Err(e) = assertions::check_baseline(&assertion.expect, baseline) {
             problems.push(Problem::new(&at, e));
         }
         for (map, known) in [("variants", &variant_names), ("phases", &phase_names)] {
@@ -1799,5 +1829,38 @@ assertions:
         assert!(check_file_name("a/b").is_err());
         assert!(check_file_name("..").is_err());
         assert!(check_file_name("a\nb").is_err());
+    }
+
+    #[test]
+    fn compare_tolerance_is_a_percentage_or_a_fraction() {
+        assert_eq!(plan(VALID).unwrap().compare_tolerance, None);
+        let with = |value: &str| format!("{VALID}compare: {{ tolerance: {value} }}\n");
+        assert_eq!(plan(&with("15%")).unwrap().compare_tolerance, Some(0.15));
+        assert_eq!(plan(&with("0.2")).unwrap().compare_tolerance, Some(0.2));
+        for (bad, message) in [
+            ("0%", "must be above 0"),
+            ("100%", "must be below 100%"),
+            ("10", "as a fraction is 1000 %"),
+            ("lots", "is not a tolerance"),
+        ] {
+            let err = parse_str(&with(bad), Path::new("x.yaml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("x.yaml:23:23: compare.tolerance: ") && err.contains(message),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn assertions_on_baseline_need_a_baseline() {
+        let text = VALID.replace("error_rate < 0.01", "p99_ms < 2 * baseline.p99_ms");
+        assert_eq!(
+            problems(&text),
+            ["assertions[0]: `baseline` is the manifest's `baseline:` variant, and this manifest sets none; add `baseline: VARIANT` at the top level, or name the variant: `variants['VARIANT'].p99_ms`"]
+        );
+        let plan = plan(&format!("{text}baseline: one\n")).unwrap();
+        assert_eq!(plan.baseline.as_deref(), Some("one"));
     }
 }

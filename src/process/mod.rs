@@ -1,7 +1,9 @@
 //! Child processes: start in their own process group, wait for readiness, stop the whole
 //! group, capture logs.
 
+pub mod affinity;
 pub mod group;
+
 mod managed;
 mod ready;
 mod sampler;

@@ -5,6 +5,8 @@
 mod context;
 mod describe;
 pub mod filters;
+mod functions;
+
 pub mod plots;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +51,8 @@ pub fn template_environment() -> Environment<'static> {
             .expect("the default delimiters are valid"),
     );
     filters::register(&mut env);
+    functions::register(&mut env);
+
     env
 }
 

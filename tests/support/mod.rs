@@ -35,6 +35,7 @@ pub struct Experiment {
     requests: Vec<String>,
     assertions: Vec<String>,
     extra: Vec<String>,
+    services: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -48,6 +49,7 @@ impl Experiment {
             requests: Vec::new(),
             assertions: Vec::new(),
             extra: Vec::new(),
+            services: Vec::new(),
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
@@ -86,6 +88,21 @@ impl Experiment {
         self
     }
 
+    /// A service (started once, before the variants) written in YAML flow style.
+    pub fn service(mut self, yaml: &str) -> Experiment {
+        self.services.push(yaml.to_owned());
+        self
+    }
+
+    /// A hello-rs service named `name` (one thread, ready on GET /health), e.g. the downstream
+    /// of `/io`: variants reach it at `http://127.0.0.1:{{ services.NAME.port }}`.
+    pub fn hello_service(self, name: &str) -> Experiment {
+        let server = hello_rs();
+        self.service(&format!(
+            "{{ name: {name}, command: [{server}, --port, \"{{{{ port }}}}\"], ready: {{ http: /health }} }}"
+        ))
+    }
+
     /// Any other top-level manifest line.
     pub fn line(mut self, yaml: &str) -> Experiment {
         self.extra.push(yaml.to_owned());
@@ -103,6 +120,9 @@ impl Experiment {
         for line in &self.extra {
             text.push_str(line);
             text.push('\n');
+        }
+        if !self.services.is_empty() {
+            text.push_str(&format!("services:\n{}", list(&self.services)));
         }
         text.push_str(&format!("variants:\n{}", list(&self.variants)));
         if let Some(w) = &self.warmup {
@@ -296,6 +316,102 @@ impl Finished {
             );
         }
     }
+}
+
+impl Finished {
+    /// summary_by_request.csv: a row per variant × phase × trial × request name.
+    pub fn by_request(&self) -> Vec<Row> {
+        read_csv(&self.report_dir().join("summary_by_request.csv"))
+    }
+
+    /// run.json, parsed.
+    pub fn run_json(&self) -> serde_json::Value {
+        let path = self.report_dir().join("run.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_str(&text).expect("run.json is JSON")
+    }
+
+    /// run.json's record of variant `name`.
+    pub fn variant_record(&self, name: &str) -> serde_json::Value {
+        let run_json = self.run_json();
+        run_json["variants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("run.json has no variant {name}"))
+    }
+
+    /// The log of a variant, process (`VARIANT.PROCESS`) or service (`logs/NAME.log`), or ""
+    /// when there is none.
+    pub fn log(&self, name: &str) -> String {
+        let path = self.report_dir().join("logs").join(format!("{name}.log"));
+        std::fs::read(path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Every log of the run, each with its name, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.report_dir().join("logs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|path| {
+                let text =
+                    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+                format!("--- {} (last 30 lines) ---\n{tail}\n", path.display())
+            })
+            .collect()
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `servers/python/.venv/bin`, built by `make venv` (`make test` builds it). Panics with the
+/// fix when the venv is missing or older than servers/python/requirements.txt.
+pub fn python_venv() -> PathBuf {
+    let python = repo_root().join("servers/python");
+    let venv = python.join(".venv");
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let stamp = modified(&venv.join(".requirements.stamp"));
+    let requirements = modified(&python.join("requirements.txt"));
+    assert!(
+        matches!((stamp, requirements), (Some(s), Some(r)) if s >= r)
+            && venv.join("bin/python").is_file(),
+        "{} is missing or older than servers/python/requirements.txt: run `make venv` \
+         (`make test` does)",
+        venv.display()
+    );
+    venv.join("bin")
+}
+
+/// The nginx binary, looked up in PATH and the sbin directories (Debian puts it in /usr/sbin,
+/// which is not in every user's PATH). Panics with the fix when it is not installed.
+pub fn nginx() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join("nginx"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "nginx is not installed: run `make nginx` (`make test` does; it installs \
+                 nginx-light with apt-get)"
+            )
+        })
 }
 
 pub fn process_groups_in(stderr: &str) -> Vec<i32> {
