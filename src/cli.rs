@@ -11,6 +11,7 @@ use crate::environment::Environment;
 use crate::exit_code;
 use crate::manifest;
 use crate::output::SavedRun;
+use crate::report::plural;
 use crate::runner::{self, RunOptions, RunOutcome};
 
 /// Where `run --check` writes its fresh run by default: `target/benchrig-check/NAME`.
@@ -544,12 +545,12 @@ fn validate(paths: &[PathBuf], workdir: &Path) -> u8 {
     for path in paths {
         match manifest::load(path, workdir) {
             Ok(plan) => println!(
-                "{}: ok ({} variants, {} phases, {} requests, {} assertions)",
+                "{}: ok ({}, {}, {}, {})",
                 path.display(),
-                plan.variants.len(),
-                plan.phases.len(),
-                plan.requests.len(),
-                plan.assertions.len()
+                plural(plan.variants.len(), "variant"),
+                plural(plan.phases.len(), "phase"),
+                plural(plan.requests.len(), "request"),
+                plural(plan.assertions.len(), "assertion")
             ),
             Err(e) => {
                 eprintln!("{e}");

@@ -2,6 +2,7 @@
 //! comment. Both start with the one-line verdict of [`verdict_line`].
 
 use super::{threshold_text, Comparison, MetricChange, Verdict};
+use crate::report::plural;
 
 /// How many names a list in the verdict line shows before "and N more".
 const LISTED: usize = 3;
@@ -58,14 +59,6 @@ fn listed(items: Vec<String>) -> String {
         shown.push(format!("and {} more", total - LISTED));
     }
     shown.join(", ")
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 fn changes(rows: &[&MetricChange]) -> String {

@@ -49,15 +49,18 @@ fn describe_ramp(ramp: &Ramp) -> String {
     )
 }
 
+/// `1 phase`, `2 phases`: a count with its noun, for messages.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// One or two sentences on how a phase loads the server, for the report.
 pub fn describe_phase(phase: &PhasePlan) -> String {
-    let users = |n: u32| {
-        if n == 1 {
-            "1 virtual user".to_owned()
-        } else {
-            format!("{n} virtual users")
-        }
-    };
+    let users = |n: u32| plural(n as usize, "virtual user");
     let think = phase
         .think
         .map(|t| {

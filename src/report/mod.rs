@@ -15,7 +15,7 @@ use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 
 pub use context::{build as build_context, plot_paths, rps_points, ReportContext};
-pub use describe::{describe_load, describe_phase};
+pub use describe::{describe_load, describe_phase, plural};
 
 use crate::output::SavedRun;
 
