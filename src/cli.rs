@@ -51,6 +51,10 @@ pub enum Command {
         /// 10% or 0.1 [default: the manifest's compare.tolerance, else 10%].
         #[arg(long, requires = "check", value_parser = compare::parse_tolerance)]
         tolerance: Option<f64>,
+        /// With --check: latency (p50, p99) changes of at most this much are noise, e.g. 1ms
+        /// [default: the manifest's compare.latency_floor, else none].
+        #[arg(long, requires = "check", value_parser = compare::parse_latency_floor, value_name = "DURATION")]
+        latency_floor: Option<f64>,
     },
     /// Compare two report folders: for every variant × phase, rps, p50, p99, error rate, CPU
     /// and memory, old against new, with a verdict. Exits 5 on a regression beyond the tolerance.
@@ -63,6 +67,10 @@ pub enum Command {
         /// [default: compare.tolerance of NEW's manifest, else 10%].
         #[arg(long, value_parser = compare::parse_tolerance)]
         tolerance: Option<f64>,
+        /// Latency (p50, p99) changes of at most this much are noise, e.g. 1ms [default:
+        /// compare.latency_floor of NEW's manifest, else none].
+        #[arg(long, value_parser = compare::parse_latency_floor, value_name = "DURATION")]
+        latency_floor: Option<f64>,
         /// Also write the comparison as Markdown to FILE (for a pull-request comment).
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
@@ -175,12 +183,14 @@ pub fn main(cli: Cli) -> ExitCode {
             check: true,
             strict_env,
             tolerance,
+            latency_floor,
         } => run_check(
             &CheckOptions {
                 manifest,
                 out,
                 strict_env,
                 tolerance,
+                latency_floor,
             },
             &workdir,
         ),
@@ -196,6 +206,7 @@ pub fn main(cli: Cli) -> ExitCode {
             old,
             new,
             tolerance,
+            latency_floor,
             markdown,
             format,
             strict_env,
@@ -204,6 +215,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 old,
                 new,
                 tolerance,
+                latency_floor,
                 markdown,
                 format,
                 strict_env,
@@ -267,6 +279,7 @@ struct CompareArgs {
     old: PathBuf,
     new: PathBuf,
     tolerance: Option<f64>,
+    latency_floor: Option<f64>,
     markdown: Option<PathBuf>,
     format: Format,
     strict_env: bool,
@@ -291,17 +304,17 @@ fn compare_folders(args: &CompareArgs, workdir: &Path) -> u8 {
             return exit_code::ENVIRONMENT_DIFFERS;
         }
     }
-    let (tolerance, source) = match args.tolerance {
-        Some(t) => (t, "--tolerance".to_owned()),
-        None => manifest_tolerance(&new, workdir),
-    };
+    let (options, thresholds) = compare_options(
+        args.tolerance,
+        args.latency_floor,
+        manifest_compare_settings(&new, workdir),
+    );
     eprintln!(
-        "benchrig: comparing {} (old) with {} (new); tolerance {} ({source})",
+        "benchrig: comparing {} (old) with {} (new); {thresholds}",
         args.old.display(),
         args.new.display(),
-        compare::tolerance_text(tolerance)
     );
-    let comparison = compare::compare(&old, &new, &CompareOptions { tolerance });
+    let comparison = compare::compare(&old, &new, &options);
     match args.format {
         Format::Terminal => print!("{}", compare::render_terminal(&comparison)),
         Format::Markdown => print!("{}", compare::render_markdown(&comparison)),
@@ -350,24 +363,79 @@ fn load_report(role: &str, dir: &Path, workdir: &Path) -> Result<SavedRun, Strin
     SavedRun::load(dir).map_err(|e| format!("{role} `{name}`: {e}"))
 }
 
-/// The tolerance of a run's manifest (`compare.tolerance`), read from the manifest path its
-/// run.json records, else the default; and where it came from.
-fn manifest_tolerance(run: &SavedRun, workdir: &Path) -> (f64, String) {
+/// A manifest's `compare:` settings: its path as shown, the tolerance and the latency floor (ms).
+struct ManifestCompare {
+    manifest: String,
+    tolerance: Option<f64>,
+    latency_floor_ms: Option<f64>,
+}
+
+/// The `compare:` settings of a run's manifest, read from the manifest path its run.json
+/// records; `None` when it is gone or unreadable (the defaults apply).
+fn manifest_compare_settings(run: &SavedRun, workdir: &Path) -> Option<ManifestCompare> {
     let recorded = &run.record.experiment.manifest;
     let path = workdir.join(recorded);
-    if path.is_file() {
-        match manifest::parse_file(&path) {
-            Ok(parsed) => {
-                if let Some(tolerance) = parsed.compare.tolerance {
-                    return (tolerance.0, format!("compare.tolerance in {recorded}"));
-                }
-            }
-            Err(e) => eprintln!(
-                "benchrig: warning: cannot read compare.tolerance from {recorded}, using the default: {e}"
-            ),
+    if !path.is_file() {
+        return None;
+    }
+    match manifest::parse_file(&path) {
+        Ok(parsed) => Some(ManifestCompare {
+            manifest: recorded.clone(),
+            tolerance: parsed.compare.tolerance.map(|t| t.0),
+            latency_floor_ms: parsed
+                .compare
+                .latency_floor
+                .map(|d| d.0.as_secs_f64() * 1000.0),
+        }),
+        Err(e) => {
+            eprintln!(
+                "benchrig: warning: cannot read the compare settings of {recorded}, using the defaults: {e}"
+            );
+            None
         }
     }
-    (compare::DEFAULT_TOLERANCE, "the default".to_owned())
+}
+
+/// The comparison thresholds, each from its flag, else the manifest's `compare:`, else the
+/// default; and a line saying what they are and where they came from.
+fn compare_options(
+    tolerance_flag: Option<f64>,
+    floor_flag: Option<f64>,
+    manifest: Option<ManifestCompare>,
+) -> (CompareOptions, String) {
+    let from_manifest = |field: &str| {
+        let name = manifest.as_ref().map_or("", |m| m.manifest.as_str());
+        format!("compare.{field} in {name}")
+    };
+    let (tolerance, tolerance_source) =
+        match (tolerance_flag, manifest.as_ref().and_then(|m| m.tolerance)) {
+            (Some(t), _) => (t, "--tolerance".to_owned()),
+            (None, Some(t)) => (t, from_manifest("tolerance")),
+            (None, None) => (compare::DEFAULT_TOLERANCE, "the default".to_owned()),
+        };
+    let mut line = format!(
+        "tolerance {} ({tolerance_source})",
+        compare::tolerance_text(tolerance)
+    );
+    let floor = match (
+        floor_flag,
+        manifest.as_ref().and_then(|m| m.latency_floor_ms),
+    ) {
+        (Some(f), _) => Some((f, "--latency-floor".to_owned())),
+        (None, Some(f)) => Some((f, from_manifest("latency_floor"))),
+        (None, None) => None,
+    };
+    if let Some((floor, source)) = &floor {
+        line += &format!(
+            ", latency floor {} ({source})",
+            compare::latency_floor_text(*floor)
+        );
+    }
+    let options = CompareOptions {
+        tolerance,
+        latency_floor_ms: floor.map_or(0.0, |(f, _)| f),
+    };
+    (options, line)
 }
 
 /// Prints why `--strict-env` refuses: every differing field.
@@ -386,6 +454,7 @@ struct CheckOptions {
     out: Option<PathBuf>,
     strict_env: bool,
     tolerance: Option<f64>,
+    latency_floor: Option<f64>,
 }
 
 /// A path made absolute against `workdir`, with `.` and `..` resolved and symbolic links of
@@ -489,14 +558,15 @@ fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
             eprintln!("benchrig:   {}: {}  ->  {}", d.field, d.old, d.new);
         }
     }
-    let (tolerance, source) = match (options.tolerance, plan.compare_tolerance) {
-        (Some(t), _) => (t, "--tolerance".to_owned()),
-        (None, Some(t)) => (
-            t,
-            format!("compare.tolerance in {}", options.manifest.display()),
-        ),
-        (None, None) => (compare::DEFAULT_TOLERANCE, "the default".to_owned()),
-    };
+    let (compare_options, thresholds) = compare_options(
+        options.tolerance,
+        options.latency_floor,
+        Some(ManifestCompare {
+            manifest: options.manifest.display().to_string(),
+            tolerance: plan.compare_tolerance,
+            latency_floor_ms: plan.compare_latency_floor_ms,
+        }),
+    );
 
     let outcome = match execute(
         &RunOptions {
@@ -516,13 +586,12 @@ fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
             return exit_code::RUN_ABORTED;
         }
     };
-    let comparison = compare::compare(&committed_run, &fresh, &CompareOptions { tolerance });
+    let comparison = compare::compare(&committed_run, &fresh, &compare_options);
     println!();
     println!(
-        "comparison: {}/ (committed) -> {}/ (this run); tolerance {} ({source})",
+        "comparison: {}/ (committed) -> {}/ (this run); {thresholds}",
         committed_rel.display(),
         shown(&outcome.report_dir, workdir).display(),
-        compare::tolerance_text(tolerance)
     );
     println!();
     print!("{}", compare::render_terminal(&comparison));

@@ -76,6 +76,17 @@ impl Workspace {
         to
     }
 
+    /// experiments/demo.yaml, the manifest the fixture's run.json names, with these
+    /// `compare:` settings.
+    fn demo_manifest(&self, compare: &str) {
+        std::fs::create_dir_all(self.path().join("experiments")).unwrap();
+        std::fs::write(
+            self.path().join("experiments/demo.yaml"),
+            format!("name: demo\nvariants: [{{ name: fast, command: [server] }}]\nphases: [{{ name: closed, vus: 1, duration: 1s }}]\nrequests: [{{ path: / }}]\ncompare: {compare}\n"),
+        )
+        .unwrap();
+    }
+
     fn compare(&self, args: &[&str]) -> Output {
         let output = Command::new(BENCHRIG)
             .arg("compare")
@@ -335,12 +346,7 @@ fn the_tolerance_comes_from_the_flag_then_the_new_runs_manifest_then_10_percent(
     ws.compare(&["old", "new"]).expect_code(REGRESSION);
 
     // run.json records the manifest as experiments/demo.yaml: its compare.tolerance applies.
-    std::fs::create_dir_all(ws.path().join("experiments")).unwrap();
-    std::fs::write(
-        ws.path().join("experiments/demo.yaml"),
-        "name: demo\nvariants: [{ name: fast, command: [server] }]\nphases: [{ name: closed, vus: 1, duration: 1s }]\nrequests: [{ path: / }]\ncompare: { tolerance: 35% }\n",
-    )
-    .unwrap();
+    ws.demo_manifest("{ tolerance: 35% }");
     let out = ws.compare(&["old", "new"]);
     out.expect_code(0);
     assert!(
@@ -359,6 +365,54 @@ fn the_tolerance_comes_from_the_flag_then_the_new_runs_manifest_then_10_percent(
     let out = ws.compare(&["old", "new", "--tolerance", "150%"]);
     out.expect_code(2);
     assert!(out.stderr.contains("must be below 100%"), "{}", out.stderr);
+}
+
+#[test]
+fn sub_millisecond_latency_changes_within_the_latency_floor_are_noise() {
+    let ws = Workspace::new();
+    ws.report("old");
+    let new = ws.report("new");
+    // fast / closed: p50 0.505 / 0.500 / … → 0.9 ms in every trial: +80 %, but 0.4 ms.
+    edit_summary(&new, |row| {
+        if row["variant"] == "fast" && row["phase"] == "closed" {
+            row.insert("p50_ms".into(), "0.900".into());
+        }
+        true
+    });
+    let out = ws.compare(&["old", "new"]);
+    out.expect_code(REGRESSION);
+    assert!(out.stdout.contains("p50_ms"), "{}", out.stdout);
+
+    let out = ws.compare(&["old", "new", "--latency-floor", "1ms"]);
+    out.expect_code(0);
+    assert!(
+        out.stderr
+            .contains("tolerance 10 % (the default), latency floor 1 ms (--latency-floor)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("latency: also more than 1 ms"),
+        "{}",
+        out.stdout
+    );
+
+    // From the new run's manifest, as compare.latency_floor.
+    ws.demo_manifest("{ latency_floor: 500us }");
+    let out = ws.compare(&["old", "new"]);
+    out.expect_code(0);
+    assert!(
+        out.stderr
+            .contains("latency floor 0.5 ms (compare.latency_floor in experiments/demo.yaml)"),
+        "{}",
+        out.stderr
+    );
+    // A floor below the change: a regression again.
+    ws.compare(&["old", "new", "--latency-floor", "100us"])
+        .expect_code(REGRESSION);
+    let out = ws.compare(&["old", "new", "--latency-floor", "1"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("has no unit"), "{}", out.stderr);
 }
 
 #[test]

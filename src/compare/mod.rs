@@ -38,6 +38,12 @@ pub const COMPARED_METRICS: [&str; 6] = [
     "pss_peak_mb",
 ];
 
+/// Parses a latency floor for `--latency-floor`: a duration such as `1ms` or `500us`, in
+/// milliseconds.
+pub fn parse_latency_floor(text: &str) -> Result<f64, String> {
+    crate::manifest::Duration::parse(text).map(|d| d.0.as_secs_f64() * 1000.0)
+}
+
 /// Parses a tolerance: a percentage (`10%`, `2.5 %`) or a fraction (`0.1`), above 0 and below
 /// 100 %. Used by `--tolerance` and the manifest's `compare: { tolerance }`.
 pub fn parse_tolerance(text: &str) -> Result<f64, String> {
@@ -77,12 +83,17 @@ pub fn tolerance_text(tolerance: f64) -> String {
 pub struct CompareOptions {
     /// Fraction: 0.10 means changes up to ±10 % are not regressions.
     pub tolerance: f64,
+    /// Latency changes (p50, p99) of at most this many milliseconds are noise, whatever their
+    /// relative size: sub-millisecond latencies on a shared machine move by tens of percent from
+    /// one run to the next. 0 = off.
+    pub latency_floor_ms: f64,
 }
 
 impl Default for CompareOptions {
     fn default() -> Self {
         CompareOptions {
             tolerance: DEFAULT_TOLERANCE,
+            latency_floor_ms: 0.0,
         }
     }
 }
@@ -183,6 +194,8 @@ pub struct Comparison {
     pub notes: Vec<String>,
     /// The tolerance the comparison used (fraction).
     pub tolerance: f64,
+    /// The latency floor the comparison used (ms; 0 = none).
+    pub latency_floor_ms: f64,
 }
 
 impl Comparison {
@@ -199,8 +212,16 @@ impl Comparison {
     pub fn improvements(&self) -> Vec<&MetricChange> {
         self.rows
             .iter()
-            .filter(|r| r.verdict.is_good() && beyond(r.metric, r.old, r.new, self.tolerance))
+            .filter(|r| r.verdict.is_good() && beyond(r.metric, r.old, r.new, &self.options()))
             .collect()
+    }
+
+    /// The thresholds the comparison used.
+    pub fn options(&self) -> CompareOptions {
+        CompareOptions {
+            tolerance: self.tolerance,
+            latency_floor_ms: self.latency_floor_ms,
+        }
     }
 }
 
@@ -268,29 +289,47 @@ pub fn change_pct(old: f64, new: f64) -> Option<f64> {
     }
 }
 
+fn is_latency(metric: &str) -> bool {
+    metric.ends_with("_ms")
+}
+
 /// Whether old → new moves more than the threshold: for error_rate an absolute difference above
-/// [`ERROR_RATE_THRESHOLD`], for the others a relative change above `tolerance` (any change
-/// from 0 counts as beyond).
-fn beyond(metric: &str, old: f64, new: f64, tolerance: f64) -> bool {
+/// [`ERROR_RATE_THRESHOLD`], for the others a relative change above the tolerance (any change
+/// from 0 counts as beyond), and for latencies also more than the latency floor.
+fn beyond(metric: &str, old: f64, new: f64, options: &CompareOptions) -> bool {
     if metric == "error_rate" {
         (new - old).abs() > ERROR_RATE_THRESHOLD
+    } else if is_latency(metric) && (new - old).abs() <= options.latency_floor_ms {
+        false
     } else if old == 0.0 {
         new != 0.0
     } else {
-        (new - old).abs() / old.abs() > tolerance
+        (new - old).abs() / old.abs() > options.tolerance
     }
 }
 
-/// "10 % tolerance", or "1 percentage point" for error_rate.
-fn threshold_text(metric: &str, tolerance: f64) -> String {
+/// "10 % tolerance", "10 % tolerance and 1 ms" for latencies with a floor, or "1 percentage
+/// point" for error_rate.
+fn threshold_text(metric: &str, options: &CompareOptions) -> String {
     if metric == "error_rate" {
         format!(
             "{} percentage point",
             trim_number(ERROR_RATE_THRESHOLD * 100.0)
         )
+    } else if is_latency(metric) && options.latency_floor_ms > 0.0 {
+        format!(
+            "{} % tolerance and {}",
+            trim_number(options.tolerance * 100.0),
+            latency_floor_text(options.latency_floor_ms)
+        )
     } else {
-        format!("{} % tolerance", trim_number(tolerance * 100.0))
+        format!("{} % tolerance", trim_number(options.tolerance * 100.0))
     }
+}
+
+/// 1.0 → "1 ms", 0.5 → "0.5 ms".
+pub fn latency_floor_text(floor_ms: f64) -> String {
+    format!("{} ms", trim_number(floor_ms))
 }
 
 /// 10.0 → "10", 2.5 → "2.5" (at most two decimals).
@@ -344,6 +383,7 @@ fn groups(run: &SavedRun) -> Vec<(&str, &str, Vec<&Metrics>)> {
 /// Compares `new` against `old`. Never fails: what cannot be compared is listed.
 pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comparison {
     let tolerance = options.tolerance;
+
     let old_groups = groups(old);
     let new_groups = groups(new);
     let find = |groups: &[(&str, &str, Vec<&Metrics>)], variant: &str, phase: &str| {
@@ -409,7 +449,7 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
             let (Some(old_value), Some(new_value)) = (stats::median(&a), stats::median(&b)) else {
                 continue;
             };
-            let is_beyond = beyond(spec.name, old_value, new_value, tolerance);
+            let is_beyond = beyond(spec.name, old_value, new_value, options);
             let improved = if spec.higher_is_better {
                 new_value > old_value
             } else {
@@ -417,7 +457,7 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
             };
             let direction = if improved { spec.good } else { spec.bad };
             let counts = format!("{} vs {}", a.len(), b.len());
-            let threshold = threshold_text(spec.name, tolerance);
+            let threshold = threshold_text(spec.name, options);
             let (verdict, basis) = if a.len() >= 2 && b.len() >= 2 {
                 let (ea, eb) = (
                     stats::estimate(&a).expect("values are not empty"),
@@ -500,6 +540,7 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
         environment: environment_differences(&old.record.environment, &new.record.environment),
         notes,
         tolerance,
+        latency_floor_ms: options.latency_floor_ms,
     }
 }
 
@@ -799,6 +840,46 @@ mod tests {
         );
         assert!(!c.is_regression());
         assert_eq!(verdict_line(&c), "no change beyond the 10 % tolerance");
+    }
+
+    #[test]
+    fn latency_changes_within_the_floor_are_noise_whatever_their_relative_size() {
+        let p99 = |value: f64| move |m: &mut Metrics| m.p99_ms = Some(value);
+        let (old, new) = (
+            || run().trial("a", "main", p99(0.28)),
+            || run().trial("a", "main", p99(0.70)),
+        );
+        let floor = |ms: f64| CompareOptions {
+            latency_floor_ms: ms,
+            ..CompareOptions::default()
+        };
+
+        // +150 %, but 0.42 ms: noise with a 1 ms floor, a regression without one.
+        let c = compare(&old().build(), &new().build(), &floor(1.0));
+        let r = row(&c, "a", "main", "p99_ms");
+        assert_eq!(r.verdict, Verdict::Same);
+        assert_eq!(
+            r.basis,
+            "single trial (1 vs 1), within 10 % tolerance and 1 ms"
+        );
+        assert!(!c.is_regression());
+        let c = compare(&old().build(), &new().build(), &floor(0.0));
+        assert!(row(&c, "a", "main", "p99_ms").regression);
+
+        // A change larger than the floor is judged by the tolerance as before.
+        let c = compare(
+            &old().build(),
+            &run().trial("a", "main", p99(2.5)).build(),
+            &floor(1.0),
+        );
+        assert!(row(&c, "a", "main", "p99_ms").regression);
+        // The floor is for latency only: rps is still judged by the tolerance alone.
+        let c = compare(
+            &run().rps("a", "main", &[1000.0]).build(),
+            &run().rps("a", "main", &[800.0]).build(),
+            &floor(1000.0),
+        );
+        assert!(row(&c, "a", "main", "rps").regression);
     }
 
     #[test]

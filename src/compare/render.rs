@@ -1,7 +1,7 @@
 //! A [`Comparison`] as text: an aligned table for the terminal, and Markdown for a pull-request
 //! comment. Both start with the one-line verdict of [`verdict_line`].
 
-use super::{threshold_text, Comparison, MetricChange, Verdict};
+use super::{latency_floor_text, threshold_text, Comparison, MetricChange, Verdict};
 use crate::report::plural;
 
 /// How many names a list in the verdict line shows before "and N more".
@@ -99,7 +99,7 @@ pub fn verdict_line(c: &Comparison) -> String {
     } else if c.rows.iter().all(|r| r.verdict == Verdict::Same) {
         "no change beyond noise".to_owned()
     } else {
-        format!("no change beyond the {}", threshold_text("", c.tolerance))
+        format!("no change beyond the {}", threshold_text("", &c.options()))
     };
     if !c.only_old.is_empty() {
         line += &format!("; only in old: {}", listed(c.only_old.clone()));
@@ -115,10 +115,18 @@ pub fn verdict_line(c: &Comparison) -> String {
 }
 
 fn tolerance_line(c: &Comparison) -> String {
+    let floor = if c.latency_floor_ms > 0.0 {
+        format!(
+            "; latency: also more than {}",
+            latency_floor_text(c.latency_floor_ms)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "Compared with a {} (error_rate: {}). Values are medians across trials.",
-        threshold_text("", c.tolerance),
-        threshold_text("error_rate", c.tolerance)
+        "Compared with a {} (error_rate: {}{floor}). Values are medians across trials.",
+        threshold_text("", &c.options()),
+        threshold_text("error_rate", &c.options())
     )
 }
 

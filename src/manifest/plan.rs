@@ -52,6 +52,8 @@ pub struct Plan {
     pub schedule: TrialSchedule,
     /// `compare: { tolerance }` (a fraction), for `benchrig compare` and `run --check`.
     pub compare_tolerance: Option<f64>,
+    /// `compare: { latency_floor }` in milliseconds.
+    pub compare_latency_floor_ms: Option<f64>,
 }
 
 /// A process benchrig starts: a variant's server, one of its processes, or a service.
@@ -361,6 +363,7 @@ impl Plan {
             sample_every: DEFAULT_SAMPLE_EVERY,
             schedule: TrialSchedule::Interleaved,
             compare_tolerance: None,
+            compare_latency_floor_ms: None,
         }
     }
 
@@ -482,6 +485,10 @@ impl Plan {
             sample_every,
             schedule,
             compare_tolerance: manifest.compare.tolerance.map(|t| t.0),
+            compare_latency_floor_ms: manifest
+                .compare
+                .latency_floor
+                .map(|d| d.0.as_secs_f64() * 1000.0),
         })
     }
 }
@@ -1837,6 +1844,9 @@ assertions:
         let with = |value: &str| format!("{VALID}compare: {{ tolerance: {value} }}\n");
         assert_eq!(plan(&with("15%")).unwrap().compare_tolerance, Some(0.15));
         assert_eq!(plan(&with("0.2")).unwrap().compare_tolerance, Some(0.2));
+        let floor = format!("{VALID}compare: {{ latency_floor: 500us }}\n");
+        assert_eq!(plan(&floor).unwrap().compare_latency_floor_ms, Some(0.5));
+
         for (bad, message) in [
             ("0%", "must be above 0"),
             ("100%", "must be below 100%"),

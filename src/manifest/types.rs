@@ -82,6 +82,10 @@ pub struct CompareSettings {
     /// regression, and the noise threshold when a side has a single trial (default 10%).
     /// `--tolerance` overrides it.
     pub tolerance: Option<Tolerance>,
+    /// Latency (p50, p99) changes of at most this much are noise whatever their relative size,
+    /// e.g. 1ms for sub-millisecond latencies on loopback (default: none). `--latency-floor`
+    /// overrides it.
+    pub latency_floor: Option<Duration>,
 }
 
 /// A tolerance: a percentage such as `10%`, or a fraction such as `0.1`; above 0, below 100 %.
