@@ -254,10 +254,18 @@ fn execute(options: &RunOptions, workdir: &Path) -> Result<RunOutcome, u8> {
                 );
             }
             let checks = outcome.assertions.len();
+            let assertions = if checks == 0 {
+                "no assertions".to_owned()
+            } else {
+                format!(
+                    "{} of {} passed",
+                    checks - outcome.assertions_failed(),
+                    plural(checks, "assertion check")
+                )
+            };
             eprintln!(
-                "benchrig: {} of {checks} assertion checks passed; {} variant(s) failed",
-                checks - outcome.assertions_failed(),
-                outcome.variants_failed
+                "benchrig: {assertions}; {} failed",
+                plural(outcome.variants_failed, "variant")
             );
             let report = outcome.report_dir.join("report.md");
             println!("report: {}", shown(&report, workdir).display());
