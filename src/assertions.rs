@@ -12,7 +12,7 @@ use minijinja::value::{Serde, Value, ValueKind};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::manifest::Assertion;
+use crate::manifest::{closest_name, Assertion};
 use crate::results::{Metrics, VariantResult, METRIC_NAMES, OPEN_MODEL_METRICS, RESOURCE_METRICS};
 
 /// Names besides the metrics that an expression may use.
@@ -40,12 +40,9 @@ pub fn check_expression(expr: &str) -> Result<(), String> {
         .collect();
     unknown.sort();
     if let Some(name) = unknown.first() {
-        let known = METRIC_NAMES.iter().chain(CONTEXT_NAMES);
-        let suggestion = known
-            .map(|k| (strsim::jaro_winkler(name, k), *k))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, k)| format!("; did you mean `{k}`?"))
+        let known = METRIC_NAMES.iter().chain(CONTEXT_NAMES).copied();
+        let suggestion = closest_name(name, known)
+            .map(|k| format!("; did you mean `{k}`?"))
             .unwrap_or_else(|| format!("; metrics are: {}", METRIC_NAMES.join(", ")));
         return Err(format!("unknown name `{name}`{suggestion}"));
     }
@@ -70,12 +67,8 @@ pub fn check_baseline(expr: &str, baseline: Option<&str>) -> Result<(), String> 
     }
     for metric in referenced_names(expr, "baseline") {
         if !METRIC_NAMES.contains(&metric.as_str()) {
-            let suggestion = METRIC_NAMES
-                .iter()
-                .map(|k| (strsim::jaro_winkler(&metric, k), *k))
-                .filter(|(score, _)| *score > 0.8)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, k)| format!("; did you mean `baseline.{k}`?"))
+            let suggestion = closest_name(&metric, METRIC_NAMES.iter().copied())
+                .map(|k| format!("; did you mean `baseline.{k}`?"))
                 .unwrap_or_else(|| format!("; metrics are: {}", METRIC_NAMES.join(", ")));
             return Err(format!(
                 "`baseline.{metric}`: unknown metric `{metric}`{suggestion}"

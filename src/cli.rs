@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::adhoc;
 use crate::compare::{self, CompareOptions, Comparison, EnvironmentDifference};
 use crate::environment::Environment;
 use crate::exit_code;
-use crate::manifest;
+use crate::manifest::{self, CompareSettings};
 use crate::output::SavedRun;
 use crate::report::plural;
 use crate::runner::{self, RunOptions, RunOutcome};
@@ -31,56 +31,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an experiment: start each variant in turn, load it, write reports/NAME/.
-    Run {
-        /// The experiment manifest, e.g. experiments/quickstart.yaml.
-        manifest: PathBuf,
-        /// Report folder [default: reports/NAME, NAME from the manifest; with --check:
-        /// target/benchrig-check/NAME].
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Reproduce the committed report: run into a fresh folder (never reports/NAME), compare
-        /// it with reports/NAME/, print the comparison and write comparison.md beside the fresh
-        /// report. Exits 5 on a regression beyond the tolerance.
-        #[arg(long)]
-        check: bool,
-        /// With --check: refuse (exit 6, before starting anything) when this machine's CPU
-        /// model, core count or kernel differs from the committed report's.
-        #[arg(long, requires = "check")]
-        strict_env: bool,
-        /// With --check: relative change allowed before a worse metric is a regression, e.g.
-        /// 10% or 0.1 [default: the manifest's compare.tolerance, else 10%].
-        #[arg(long, requires = "check", value_parser = compare::parse_tolerance)]
-        tolerance: Option<f64>,
-        /// With --check: latency (p50, p99) changes of at most this much are noise, e.g. 1ms
-        /// [default: the manifest's compare.latency_floor, else none].
-        #[arg(long, requires = "check", value_parser = compare::parse_latency_floor, value_name = "DURATION")]
-        latency_floor: Option<f64>,
-    },
+    Run(RunArgs),
     /// Compare two report folders: for every variant × phase, rps, p50, p99, error rate, CPU
     /// and memory, old against new, with a verdict. Exits 5 on a regression beyond the tolerance.
-    Compare {
-        /// The reference report folder, e.g. reports/quickstart.
-        old: PathBuf,
-        /// The report folder to judge, e.g. target/benchrig-check/quickstart.
-        new: PathBuf,
-        /// Relative change allowed before a worse metric is a regression, e.g. 10% or 0.1
-        /// [default: compare.tolerance of NEW's manifest, else 10%].
-        #[arg(long, value_parser = compare::parse_tolerance)]
-        tolerance: Option<f64>,
-        /// Latency (p50, p99) changes of at most this much are noise, e.g. 1ms [default:
-        /// compare.latency_floor of NEW's manifest, else none].
-        #[arg(long, value_parser = compare::parse_latency_floor, value_name = "DURATION")]
-        latency_floor: Option<f64>,
-        /// Also write the comparison as Markdown to FILE (for a pull-request comment).
-        #[arg(long, value_name = "FILE")]
-        markdown: Option<PathBuf>,
-        /// How to print the comparison on stdout.
-        #[arg(long, value_enum, default_value_t = Format::Terminal)]
-        format: Format,
-        /// Refuse to compare (exit 6) when the runs' CPU model, core count or kernel differ.
-        #[arg(long)]
-        strict_env: bool,
-    },
+    Compare(CompareArgs),
     /// Check manifests without starting or writing anything.
     Validate {
         #[arg(required = true)]
@@ -177,51 +131,16 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Run {
-            manifest,
-            out,
-            check: true,
-            strict_env,
-            tolerance,
-            latency_floor,
-        } => run_check(
-            &CheckOptions {
-                manifest,
-                out,
-                strict_env,
-                tolerance,
-                latency_floor,
-            },
-            &workdir,
-        ),
-        Command::Run { manifest, out, .. } => run(
+        Command::Run(args) if args.check => run_check(&args, &workdir),
+        Command::Run(args) => run(
             RunOptions {
-                manifest,
-                out,
+                manifest: args.manifest,
+                out: args.out,
                 workdir: workdir.clone(),
             },
             &workdir,
         ),
-        Command::Compare {
-            old,
-            new,
-            tolerance,
-            latency_floor,
-            markdown,
-            format,
-            strict_env,
-        } => compare_folders(
-            &CompareArgs {
-                old,
-                new,
-                tolerance,
-                latency_floor,
-                markdown,
-                format,
-                strict_env,
-            },
-            &workdir,
-        ),
+        Command::Compare(args) => compare_folders(&args, &workdir),
         Command::Validate { manifests } => validate(&manifests, &workdir),
         Command::Schema => {
             println!(
@@ -283,13 +202,28 @@ fn shown<'a>(path: &'a Path, workdir: &Path) -> &'a Path {
     path.strip_prefix(workdir).unwrap_or(path)
 }
 
-struct CompareArgs {
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference report folder, e.g. reports/quickstart.
     old: PathBuf,
+    /// The report folder to judge, e.g. target/benchrig-check/quickstart.
     new: PathBuf,
+    /// Relative change allowed before a worse metric is a regression, e.g. 10% or 0.1
+    /// [default: compare.tolerance of NEW's manifest, else 10%].
+    #[arg(long, value_parser = compare::parse_tolerance)]
     tolerance: Option<f64>,
+    /// Latency (p50, p99) changes of at most this much are noise, e.g. 1ms [default:
+    /// compare.latency_floor of NEW's manifest, else none].
+    #[arg(long, value_parser = compare::parse_latency_floor, value_name = "DURATION")]
     latency_floor: Option<f64>,
+    /// Also write the comparison as Markdown to FILE (for a pull-request comment).
+    #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
+    /// How to print the comparison on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Terminal)]
     format: Format,
+    /// Refuse to compare (exit 6) when the runs' CPU model, core count or kernel differ.
+    #[arg(long)]
     strict_env: bool,
 }
 
@@ -371,11 +305,10 @@ fn load_report(role: &str, dir: &Path, workdir: &Path) -> Result<SavedRun, Strin
     SavedRun::load(dir).map_err(|e| format!("{role} `{name}`: {e}"))
 }
 
-/// A manifest's `compare:` settings: its path as shown, the tolerance and the latency floor (ms).
+/// A manifest's `compare:` settings, and its path as shown.
 struct ManifestCompare {
     manifest: String,
-    tolerance: Option<f64>,
-    latency_floor_ms: Option<f64>,
+    settings: CompareSettings,
 }
 
 /// The `compare:` settings of a run's manifest, read from the manifest path its run.json
@@ -389,11 +322,7 @@ fn manifest_compare_settings(run: &SavedRun, workdir: &Path) -> Option<ManifestC
     match manifest::parse_file(&path) {
         Ok(parsed) => Some(ManifestCompare {
             manifest: recorded.clone(),
-            tolerance: parsed.compare.tolerance.map(|t| t.0),
-            latency_floor_ms: parsed
-                .compare
-                .latency_floor
-                .map(|d| d.0.as_secs_f64() * 1000.0),
+            settings: parsed.compare,
         }),
         Err(e) => {
             eprintln!(
@@ -415,19 +344,23 @@ fn compare_options(
         let name = manifest.as_ref().map_or("", |m| m.manifest.as_str());
         format!("compare.{field} in {name}")
     };
-    let (tolerance, tolerance_source) =
-        match (tolerance_flag, manifest.as_ref().and_then(|m| m.tolerance)) {
-            (Some(t), _) => (t, "--tolerance".to_owned()),
-            (None, Some(t)) => (t, from_manifest("tolerance")),
-            (None, None) => (compare::DEFAULT_TOLERANCE, "the default".to_owned()),
-        };
+    let (tolerance, tolerance_source) = match (
+        tolerance_flag,
+        manifest.as_ref().and_then(|m| m.settings.tolerance()),
+    ) {
+        (Some(t), _) => (t, "--tolerance".to_owned()),
+        (None, Some(t)) => (t, from_manifest("tolerance")),
+        (None, None) => (compare::DEFAULT_TOLERANCE, "the default".to_owned()),
+    };
     let mut line = format!(
         "tolerance {} ({tolerance_source})",
         compare::tolerance_text(tolerance)
     );
     let floor = match (
         floor_flag,
-        manifest.as_ref().and_then(|m| m.latency_floor_ms),
+        manifest
+            .as_ref()
+            .and_then(|m| m.settings.latency_floor_ms()),
     ) {
         (Some(f), _) => Some((f, "--latency-floor".to_owned())),
         (None, Some(f)) => Some((f, from_manifest("latency_floor"))),
@@ -457,11 +390,30 @@ fn refuse_environment(differences: &[EnvironmentDifference], why: &str) {
     );
 }
 
-struct CheckOptions {
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The experiment manifest, e.g. experiments/quickstart.yaml.
     manifest: PathBuf,
+    /// Report folder [default: reports/NAME, NAME from the manifest; with --check:
+    /// target/benchrig-check/NAME].
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Reproduce the committed report: run into a fresh folder (never reports/NAME), compare
+    /// it with reports/NAME/, print the comparison and write comparison.md beside the fresh
+    /// report. Exits 5 on a regression beyond the tolerance.
+    #[arg(long)]
+    check: bool,
+    /// With --check: refuse (exit 6, before starting anything) when this machine's CPU
+    /// model, core count or kernel differs from the committed report's.
+    #[arg(long, requires = "check")]
     strict_env: bool,
+    /// With --check: relative change allowed before a worse metric is a regression, e.g.
+    /// 10% or 0.1 [default: the manifest's compare.tolerance, else 10%].
+    #[arg(long, requires = "check", value_parser = compare::parse_tolerance)]
     tolerance: Option<f64>,
+    /// With --check: latency (p50, p99) changes of at most this much are noise, e.g. 1ms
+    /// [default: the manifest's compare.latency_floor, else none].
+    #[arg(long, requires = "check", value_parser = compare::parse_latency_floor, value_name = "DURATION")]
     latency_floor: Option<f64>,
 }
 
@@ -499,7 +451,7 @@ fn resolved(path: &Path, workdir: &Path) -> PathBuf {
 /// `benchrig run MANIFEST --check`: refuses early (bad manifest, no committed report, a fresh
 /// folder that would touch the committed one, another machine with --strict-env), then runs
 /// into the fresh folder, compares, prints, and writes comparison.md there.
-fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
+fn run_check(options: &RunArgs, workdir: &Path) -> u8 {
     let plan = match manifest::load(&options.manifest, workdir) {
         Ok(plan) => plan,
         Err(e) => {
@@ -571,8 +523,7 @@ fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
         options.latency_floor,
         Some(ManifestCompare {
             manifest: options.manifest.display().to_string(),
-            tolerance: plan.compare_tolerance,
-            latency_floor_ms: plan.compare_latency_floor_ms,
+            settings: plan.compare.clone(),
         }),
     );
 

@@ -628,10 +628,17 @@ impl TrialRun<'_> {
     /// Warm-up and phases against the running processes; stops at the first that exits.
     async fn load(&self, target: &Target, running: &[Running], result: &mut VariantResult) {
         let (plan, variant, trial) = (self.plan, self.variant, self.trial);
-        let exited = || {
-            running
-                .iter()
-                .find_map(|p| p.process.exit_status().map(|status| (p, status)))
+        // The failure of the first process that exited, if one did.
+        let exited_under_load = |stage: &str| {
+            running.iter().find_map(|p| {
+                let status = p.process.exit_status()?;
+                let reason = format!(
+                    "{} exited with {} under load",
+                    p.name,
+                    describe_status(&status)
+                );
+                self.failure(stage, reason, &p.log)
+            })
         };
         let leaders: Vec<i32> = running.iter().map(|p| p.process.process_group()).collect();
         let load_cpus = plan.phases.first().and_then(|p| p.client.cpus.clone());
@@ -639,16 +646,8 @@ impl TrialRun<'_> {
         if let Some(warmup) = &plan.warmup {
             let note = warm_up(&variant.name, warmup, target, trial).await;
             result.warmups.push(note);
-            if let Some((process, status)) = exited() {
-                result.failure = self.failure(
-                    "warmup",
-                    format!(
-                        "{} exited with {} under load",
-                        process.name,
-                        describe_status(&status)
-                    ),
-                    &process.log,
-                );
+            if let Some(failure) = exited_under_load("warmup") {
+                result.failure = Some(failure);
                 return;
             }
         }
@@ -674,16 +673,8 @@ impl TrialRun<'_> {
             );
             say(describe_result(&variant.name, &phase_result));
             result.phases.push(phase_result);
-            if let Some((process, status)) = exited() {
-                result.failure = self.failure(
-                    &phase.name,
-                    format!(
-                        "{} exited with {} under load",
-                        process.name,
-                        describe_status(&status)
-                    ),
-                    &process.log,
-                );
+            if let Some(failure) = exited_under_load(&phase.name) {
+                result.failure = Some(failure);
                 return;
             }
         }

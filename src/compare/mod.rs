@@ -41,7 +41,7 @@ pub const COMPARED_METRICS: [&str; 6] = [
 /// Parses a latency floor for `--latency-floor`: a duration such as `1ms` or `500us`, in
 /// milliseconds.
 pub fn parse_latency_floor(text: &str) -> Result<f64, String> {
-    crate::manifest::Duration::parse(text).map(|d| d.0.as_secs_f64() * 1000.0)
+    crate::manifest::Duration::parse(text).map(crate::manifest::Duration::as_ms)
 }
 
 /// Parses a tolerance: a percentage (`10%`, `2.5 %`) or a fraction (`0.1`), above 0 and below

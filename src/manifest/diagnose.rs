@@ -121,14 +121,20 @@ fn backticked(message: &str) -> Vec<&str> {
     message.split('`').skip(1).step_by(2).collect()
 }
 
-fn suggestion(wrong: &str, known: &[&str]) -> String {
-    let best = known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(wrong, k), *k))
+/// The known name most like `wrong`, if one is close enough to be the intended one: the
+/// "did you mean" of every manifest and expression error.
+pub fn closest_name<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(wrong, k), k))
         .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, k)) => format!("; did you mean '{k}'?"),
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+fn suggestion(wrong: &str, known: &[&str]) -> String {
+    match closest_name(wrong, known.iter().copied()) {
+        Some(k) => format!("; did you mean '{k}'?"),
         None if known.is_empty() => "; no fields are allowed here".to_owned(),
         None => format!("; expected one of: {}", known.join(", ")),
     }

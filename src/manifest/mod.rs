@@ -12,6 +12,7 @@ mod values;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use diagnose::closest_name;
 pub use locate::{Location, LocationIndex};
 pub use placeholders::PlaceholderContext;
 pub use plan::{
@@ -20,7 +21,7 @@ pub use plan::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use schedule::{Ramp, Stage};
-pub use types::{Assertion, Executor, Manifest, StopTarget};
+pub use types::{Assertion, CompareSettings, Executor, Manifest, StopTarget};
 pub use values::{Argv, Duration, Rate};
 
 /// One problem found in a manifest: where, which field (a path such as `phases[1].vus`), what.

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
+use super::diagnose::closest_name;
+
 /// Top-level names a placeholder may use.
 pub const PLACEHOLDERS: &[&str] = &[
     "port",
@@ -120,9 +122,7 @@ fn render_file(ctx: &Arc<PlaceholderContext>, path: &str, vars: Kwargs) -> Resul
 }
 
 fn suggestion_for(name: &str) -> String {
-    PLACEHOLDERS
-        .iter()
-        .find(|p| strsim::jaro_winkler(name, p) >= 0.8)
+    closest_name(name, PLACEHOLDERS.iter().copied())
         .map(|p| format!("did you mean `{{{{ {p} }}}}`?"))
         .unwrap_or_else(|| {
             format!(

@@ -11,7 +11,7 @@ use reqwest::Method;
 
 use super::placeholders::{self, PlaceholderContext};
 use super::schedule::{Ramp, Stage};
-use super::types::{self, Executor, Level, Manifest};
+use super::types::{self, CompareSettings, Executor, Level, Manifest};
 use super::Problem;
 use crate::assertions;
 
@@ -50,10 +50,8 @@ pub struct Plan {
     /// Interval of the resource sampler.
     pub sample_every: Duration,
     pub schedule: TrialSchedule,
-    /// `compare: { tolerance }` (a fraction), for `benchrig compare` and `run --check`.
-    pub compare_tolerance: Option<f64>,
-    /// `compare: { latency_floor }` in milliseconds.
-    pub compare_latency_floor_ms: Option<f64>,
+    /// `compare:`, for `benchrig compare` and `run --check`.
+    pub compare: CompareSettings,
 }
 
 /// A process benchrig starts: a variant's server, one of its processes, or a service.
@@ -362,8 +360,7 @@ impl Plan {
             repeat: 1,
             sample_every: DEFAULT_SAMPLE_EVERY,
             schedule: TrialSchedule::Interleaved,
-            compare_tolerance: None,
-            compare_latency_floor_ms: None,
+            compare: CompareSettings::default(),
         }
     }
 
@@ -484,11 +481,7 @@ impl Plan {
             repeat,
             sample_every,
             schedule,
-            compare_tolerance: manifest.compare.tolerance.map(|t| t.0),
-            compare_latency_floor_ms: manifest
-                .compare
-                .latency_floor
-                .map(|d| d.0.as_secs_f64() * 1000.0),
+            compare: manifest.compare.clone(),
         })
     }
 }
@@ -1840,12 +1833,12 @@ assertions:
 
     #[test]
     fn compare_tolerance_is_a_percentage_or_a_fraction() {
-        assert_eq!(plan(VALID).unwrap().compare_tolerance, None);
+        assert_eq!(plan(VALID).unwrap().compare.tolerance(), None);
         let with = |value: &str| format!("{VALID}compare: {{ tolerance: {value} }}\n");
-        assert_eq!(plan(&with("15%")).unwrap().compare_tolerance, Some(0.15));
-        assert_eq!(plan(&with("0.2")).unwrap().compare_tolerance, Some(0.2));
+        assert_eq!(plan(&with("15%")).unwrap().compare.tolerance(), Some(0.15));
+        assert_eq!(plan(&with("0.2")).unwrap().compare.tolerance(), Some(0.2));
         let floor = format!("{VALID}compare: {{ latency_floor: 500us }}\n");
-        assert_eq!(plan(&floor).unwrap().compare_latency_floor_ms, Some(0.5));
+        assert_eq!(plan(&floor).unwrap().compare.latency_floor_ms(), Some(0.5));
 
         for (bad, message) in [
             ("0%", "must be above 0"),

@@ -88,6 +88,18 @@ pub struct CompareSettings {
     pub latency_floor: Option<Duration>,
 }
 
+impl CompareSettings {
+    /// The tolerance as a fraction.
+    pub fn tolerance(&self) -> Option<f64> {
+        self.tolerance.map(|t| t.0)
+    }
+
+    /// The latency floor in milliseconds.
+    pub fn latency_floor_ms(&self) -> Option<f64> {
+        self.latency_floor.map(Duration::as_ms)
+    }
+}
+
 /// A tolerance: a percentage such as `10%`, or a fraction such as `0.1`; above 0, below 100 %.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance(pub f64);

@@ -29,6 +29,13 @@ impl Duration {
     }
 }
 
+impl Duration {
+    /// In milliseconds, fractions kept: 500us → 0.5.
+    pub fn as_ms(self) -> f64 {
+        self.0.as_secs_f64() * 1000.0
+    }
+}
+
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", humantime::format_duration(self.0))
