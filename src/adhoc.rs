@@ -9,7 +9,6 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
 
-use crate::assertions::format_number;
 use crate::environment::Environment;
 use crate::load::{run_phase, LiveCounters, RawSink, Target};
 use crate::manifest::{
@@ -20,6 +19,7 @@ use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
 use crate::progress;
 use crate::report::filters;
 use crate::results::{Metrics, PhaseResult, VariantResult};
+use crate::text::format_number;
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -201,7 +201,7 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
         plan.request.method,
         plan.base,
         plan.request.path,
-        crate::report::describe_load(&plan.phase)
+        crate::manifest::describe_load(&plan.phase)
     );
     let sink: Option<RawSink> = raw.as_ref().map(|r| {
         r.begin_phase(&plan.target_label, "load", 1, target.request_names());

@@ -11,8 +11,8 @@ use crate::environment::Environment;
 use crate::exit_code;
 use crate::manifest::{self, CompareSettings};
 use crate::output::SavedRun;
-use crate::report::plural;
 use crate::runner::{self, RunOptions, RunOutcome};
+use crate::text::plural;
 
 /// Where `run --check` writes its fresh run by default: `target/benchrig-check/NAME`.
 pub const CHECK_DIR: &str = "target/benchrig-check";
@@ -210,11 +210,11 @@ pub struct CompareArgs {
     new: PathBuf,
     /// Relative change allowed before a worse metric is a regression, e.g. 10% or 0.1
     /// [default: compare.tolerance of NEW's manifest, else 10%].
-    #[arg(long, value_parser = compare::parse_tolerance)]
+    #[arg(long, value_parser = manifest::parse_tolerance)]
     tolerance: Option<f64>,
     /// Latency (p50, p99) changes of at most this much are noise, e.g. 1ms [default:
     /// compare.latency_floor of NEW's manifest, else none].
-    #[arg(long, value_parser = compare::parse_latency_floor, value_name = "DURATION")]
+    #[arg(long, value_parser = manifest::parse_latency_floor, value_name = "DURATION")]
     latency_floor: Option<f64>,
     /// Also write the comparison as Markdown to FILE (for a pull-request comment).
     #[arg(long, value_name = "FILE")]
@@ -354,7 +354,7 @@ fn compare_options(
     };
     let mut line = format!(
         "tolerance {} ({tolerance_source})",
-        compare::tolerance_text(tolerance)
+        manifest::tolerance_text(tolerance)
     );
     let floor = match (
         floor_flag,
@@ -369,7 +369,7 @@ fn compare_options(
     if let Some((floor, source)) = &floor {
         line += &format!(
             ", latency floor {} ({source})",
-            compare::latency_floor_text(*floor)
+            manifest::latency_floor_text(*floor)
         );
     }
     let options = CompareOptions {
@@ -409,11 +409,11 @@ pub struct RunArgs {
     strict_env: bool,
     /// With --check: relative change allowed before a worse metric is a regression, e.g.
     /// 10% or 0.1 [default: the manifest's compare.tolerance, else 10%].
-    #[arg(long, requires = "check", value_parser = compare::parse_tolerance)]
+    #[arg(long, requires = "check", value_parser = manifest::parse_tolerance)]
     tolerance: Option<f64>,
     /// With --check: latency (p50, p99) changes of at most this much are noise, e.g. 1ms
     /// [default: the manifest's compare.latency_floor, else none].
-    #[arg(long, requires = "check", value_parser = compare::parse_latency_floor, value_name = "DURATION")]
+    #[arg(long, requires = "check", value_parser = manifest::parse_latency_floor, value_name = "DURATION")]
     latency_floor: Option<f64>,
 }
 

@@ -3,6 +3,7 @@
 //! Data flows manifest → plan → runner (process + load) → results → output, assertions, report.
 
 pub mod adhoc;
+pub mod affinity;
 pub mod assertions;
 pub mod cli;
 pub mod compare;
@@ -10,9 +11,11 @@ pub mod environment;
 pub mod exit_code;
 pub mod load;
 pub mod manifest;
+pub mod metrics;
 pub mod output;
 pub mod process;
 pub mod progress;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod text;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::assertions::{self, AssertionOutcome};
+use crate::assertions;
 use crate::environment::Environment;
 use crate::exit_code;
 use crate::load::{run_phase, LiveCounters, Target};
@@ -21,11 +21,13 @@ use crate::output::{
     Export, HistogramsHlog, RawCsvWriter, ReportFolder, RunData, RunJson, SummaryByRequestCsv,
     SummaryCsv, TimeseriesCsv,
 };
+use crate::process::ResourceSampler;
 use crate::process::{self, describe_status, group, log_tail, wait_ready, ManagedProcess};
-use crate::process::{ResourceSample, ResourceSampler};
 use crate::progress;
 use crate::report;
+use crate::results::resources::ResourceSample;
 use crate::results::resources::TimedSample;
+use crate::results::AssertionOutcome;
 use crate::results::{stats, PhaseResult, VariantFailure, VariantResult, WarmupNote};
 
 /// Lines of a failing process's log quoted in errors and reports.
@@ -733,7 +735,7 @@ impl Sampling {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             if let Some(cpus) = &cpus {
-                crate::process::affinity::pin_current_thread(cpus, "the resource sampler");
+                crate::affinity::pin_current_thread(cpus, "the resource sampler");
             }
             let mut samplers: Vec<ResourceSampler> =
                 leaders.into_iter().map(ResourceSampler::new).collect();

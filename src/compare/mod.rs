@@ -14,8 +14,10 @@ use serde::Serialize;
 pub use render::{render_markdown, render_terminal, verdict_line};
 
 use crate::environment::Environment;
+use crate::manifest::latency_floor_text;
 use crate::output::{MetricsRow, SavedRun};
 use crate::results::{stats, Metrics};
+use crate::text::short_number;
 
 /// Relative change within which a difference is not a regression: 10 %.
 pub const DEFAULT_TOLERANCE: f64 = 0.10;
@@ -37,47 +39,6 @@ pub const COMPARED_METRICS: [&str; 6] = [
     "cpu_mean_pct",
     "pss_peak_mb",
 ];
-
-/// Parses a latency floor for `--latency-floor`: a duration such as `1ms` or `500us`, in
-/// milliseconds.
-pub fn parse_latency_floor(text: &str) -> Result<f64, String> {
-    crate::manifest::Duration::parse(text).map(crate::manifest::Duration::as_ms)
-}
-
-/// Parses a tolerance: a percentage (`10%`, `2.5 %`) or a fraction (`0.1`), above 0 and below
-/// 100 %. Used by `--tolerance` and the manifest's `compare: { tolerance }`.
-pub fn parse_tolerance(text: &str) -> Result<f64, String> {
-    let text = text.trim();
-    let (number, percent) = match text.strip_suffix('%') {
-        Some(number) => (number.trim(), true),
-        None => (text, false),
-    };
-    let value: f64 = number.parse().map_err(|_| {
-        format!(
-            "`{text}` is not a tolerance; write a percentage such as 10% or a fraction such as 0.1"
-        )
-    })?;
-    let fraction = if percent { value / 100.0 } else { value };
-    if !fraction.is_finite() || fraction <= 0.0 {
-        return Err(format!("`{text}` must be above 0, e.g. 10% or 0.1"));
-    }
-    if fraction >= 1.0 {
-        return Err(if percent {
-            format!("`{text}` must be below 100%")
-        } else {
-            format!(
-                "`{text}` as a fraction is {} %; write {text}% for a percentage, or a fraction below 1 such as 0.1",
-                trim_number(value * 100.0)
-            )
-        });
-    }
-    Ok(fraction)
-}
-
-/// "10 %" for 0.1.
-pub fn tolerance_text(tolerance: f64) -> String {
-    format!("{} %", trim_number(tolerance * 100.0))
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CompareOptions {
@@ -314,28 +275,17 @@ fn threshold_text(metric: &str, options: &CompareOptions) -> String {
     if metric == "error_rate" {
         format!(
             "{} percentage point",
-            trim_number(ERROR_RATE_THRESHOLD * 100.0)
+            short_number(ERROR_RATE_THRESHOLD * 100.0)
         )
     } else if is_latency(metric) && options.latency_floor_ms > 0.0 {
         format!(
             "{} % tolerance and {}",
-            trim_number(options.tolerance * 100.0),
+            short_number(options.tolerance * 100.0),
             latency_floor_text(options.latency_floor_ms)
         )
     } else {
-        format!("{} % tolerance", trim_number(options.tolerance * 100.0))
+        format!("{} % tolerance", short_number(options.tolerance * 100.0))
     }
-}
-
-/// 1.0 → "1 ms", 0.5 → "0.5 ms".
-pub fn latency_floor_text(floor_ms: f64) -> String {
-    format!("{} ms", trim_number(floor_ms))
-}
-
-/// 10.0 → "10", 2.5 → "2.5" (at most two decimals).
-fn trim_number(value: f64) -> String {
-    let rounded = (value * 100.0).round() / 100.0;
-    format!("{rounded}")
 }
 
 /// Names in first-appearance order: `listed` first (run.json's order), then any others from the
@@ -529,7 +479,7 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
         notes.push(format!(
             "{single_trial} variant × phase {} a single trial on at least one side: the {} tolerance alone decides there. `repeat: 3` or more lets the trials tell noise from change.",
             if single_trial == 1 { "has" } else { "have" },
-            trim_number(tolerance * 100.0) + " %"
+            short_number(tolerance * 100.0) + " %"
         ));
     }
 
@@ -1154,25 +1104,6 @@ mod tests {
         let calm = compared(typical(), typical());
         assert!(render_markdown(&calm).starts_with("✅ **no change beyond noise**\n"));
         assert!(render_terminal(&calm).starts_with("no change beyond noise\n\nvariant"));
-    }
-
-    #[test]
-    fn tolerances_are_percentages_or_fractions() {
-        assert_eq!(parse_tolerance("10%"), Ok(0.10));
-        assert_eq!(parse_tolerance(" 2.5 %"), Ok(0.025));
-        assert_eq!(parse_tolerance("0.1"), Ok(0.1));
-        assert_eq!(tolerance_text(0.025), "2.5 %");
-        assert!(parse_tolerance("0%").unwrap_err().contains("above 0"));
-        assert!(parse_tolerance("-5%").unwrap_err().contains("above 0"));
-        assert!(parse_tolerance("100%").unwrap_err().contains("below 100%"));
-        let err = parse_tolerance("10").unwrap_err();
-        assert_eq!(
-            err,
-            "`10` as a fraction is 1000 %; write 10% for a percentage, or a fraction below 1 such as 0.1"
-        );
-        assert!(parse_tolerance("ten")
-            .unwrap_err()
-            .contains("not a tolerance"));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A [`Comparison`] as text: an aligned table for the terminal, and Markdown for a pull-request
 //! comment. Both start with the one-line verdict of [`verdict_line`].
 
-use super::{latency_floor_text, threshold_text, Comparison, MetricChange, Verdict};
-use crate::report::plural;
+use super::{threshold_text, Comparison, MetricChange, Verdict};
+use crate::manifest::latency_floor_text;
+use crate::text::plural;
 
 /// How many names a list in the verdict line shows before "and N more".
 const LISTED: usize = 3;

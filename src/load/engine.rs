@@ -393,7 +393,7 @@ fn run_worker(
         .expect("cannot build a load worker runtime");
     let _context = runtime.enter();
     if let Some(cpus) = &shared.client.cpus {
-        crate::process::affinity::pin_current_thread(&[cpus[worker % cpus.len()]], "a load thread");
+        crate::affinity::pin_current_thread(&[cpus[worker % cpus.len()]], "a load thread");
     }
     let client = build_client(&shared.client);
     let lean = Lean::for_phase(&shared.client, target);

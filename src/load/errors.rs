@@ -36,18 +36,3 @@ pub fn classify(error: &reqwest::Error) -> ErrorClass {
     }
     ErrorClass::Other
 }
-
-/// The error and its causes on one line, e.g. "error sending request: connection refused".
-pub fn describe_error(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}

@@ -10,5 +10,5 @@ mod recorder;
 mod timer;
 
 pub use engine::{run_phase, LiveCounters, Target};
-pub use errors::{classify, describe_error};
+pub use errors::classify;
 pub use recorder::{Outcome, RawMessage, RawRow, RawSink, Recorder, Timing};

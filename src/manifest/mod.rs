@@ -1,7 +1,9 @@
 //! Manifest: YAML in, a validated [`Plan`] out. Every error names the file, the line and
 //! column, the field, and how to fix it; all problems are reported together.
 
+mod describe;
 mod diagnose;
+pub mod expressions;
 mod locate;
 mod placeholders;
 mod plan;
@@ -12,6 +14,7 @@ mod values;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use describe::{describe_load, describe_phase};
 pub use diagnose::closest_name;
 pub use locate::{Location, LocationIndex};
 pub use placeholders::PlaceholderContext;
@@ -22,7 +25,9 @@ pub use plan::{
 };
 pub use schedule::{Ramp, Stage};
 pub use types::{Assertion, CompareSettings, Executor, Manifest, StopTarget};
-pub use values::{Argv, Duration, Rate};
+pub use values::{
+    latency_floor_text, parse_latency_floor, parse_tolerance, tolerance_text, Argv, Duration, Rate,
+};
 
 /// One problem found in a manifest: where, which field (a path such as `phases[1].vus`), what.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -158,7 +158,7 @@ pub fn render(text: &str, ctx: &PlaceholderContext) -> Result<String, String> {
         }
         // `services.x` and `processes.x` must name something that exists.
         for (map, known) in [("services", &ctx.services), ("processes", &ctx.processes)] {
-            for name in crate::assertions::referenced_names(text, map) {
+            for name in super::expressions::referenced_names(text, map) {
                 if !known.contains_key(&name) {
                     let listed: Vec<&str> = known.keys().map(String::as_str).collect();
                     let what = if map == "processes" {

@@ -9,11 +9,11 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 
+use super::expressions;
 use super::placeholders::{self, PlaceholderContext};
 use super::schedule::{Ramp, Stage};
 use super::types::{self, CompareSettings, Executor, Level, Manifest};
 use super::Problem;
-use crate::assertions;
 
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_READY_INTERVAL: Duration = Duration::from_millis(50);
@@ -1128,23 +1128,13 @@ fn plan_phase(
     })
 }
 
-/// The CPUs benchrig may use (its affinity), in order.
-pub fn available_cpus() -> Vec<usize> {
-    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
-        Ok(set) => (0..nix::sched::CpuSet::count())
-            .filter(|cpu| set.is_set(*cpu).unwrap_or(false))
-            .collect(),
-        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
-    }
-}
-
 fn check_cpus(
     cpus: Option<&[usize]>,
     field: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<Vec<usize>> {
     let cpus = cpus?;
-    let available = available_cpus();
+    let available = crate::affinity::available_cpus();
     let listed = available
         .iter()
         .map(usize::to_string)
@@ -1480,13 +1470,13 @@ fn check_assertions(
     let phase_names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
     for (i, assertion) in list.iter().enumerate() {
         let at = format!("assertions[{i}]");
-        if let Err(e) = assertions::check_expression(&assertion.expect) {
+        if let Err(e) = expressions::check_expression(&assertion.expect) {
             problems.push(Problem::new(&at, e));
-        } else if let Err(e) = assertions::check_baseline(&assertion.expect, baseline) {
+        } else if let Err(e) = expressions::check_baseline(&assertion.expect, baseline) {
             problems.push(Problem::new(&at, e));
         }
         for (map, known) in [("variants", &variant_names), ("phases", &phase_names)] {
-            for name in assertions::referenced_names(&assertion.expect, map) {
+            for name in expressions::referenced_names(&assertion.expect, map) {
                 if !known.contains(&name.as_str()) {
                     let kind = map.trim_end_matches('s');
                     problems.push(Problem::new(

@@ -14,7 +14,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::values::{Argv, Duration, Percent, Rate};
+use super::values::{Argv, Duration, Percent, Rate, Tolerance};
 
 /// A benchrig experiment: the server variants to compare and the load to compare them under.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -97,61 +97,6 @@ impl CompareSettings {
     /// The latency floor in milliseconds.
     pub fn latency_floor_ms(&self) -> Option<f64> {
         self.latency_floor.map(Duration::as_ms)
-    }
-}
-
-/// A tolerance: a percentage such as `10%`, or a fraction such as `0.1`; above 0, below 100 %.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerance(pub f64);
-
-impl<'de> Deserialize<'de> for Tolerance {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ToleranceVisitor;
-
-        impl Visitor<'_> for ToleranceVisitor {
-            type Value = Tolerance;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a tolerance such as 10% or 0.1")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tolerance, E> {
-                crate::compare::parse_tolerance(v)
-                    .map(Tolerance)
-                    .map_err(E::custom)
-            }
-
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Tolerance, E> {
-                self.visit_str(&v.to_string())
-            }
-
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Tolerance, E> {
-                self.visit_str(&v.to_string())
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Tolerance, E> {
-                self.visit_str(&v.to_string())
-            }
-        }
-
-        deserializer.deserialize_any(ToleranceVisitor)
-    }
-}
-
-impl JsonSchema for Tolerance {
-    fn schema_name() -> Cow<'static, str> {
-        "Tolerance".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "A relative change: a percentage (10%) or a fraction (0.1), above 0 and below 100 %.",
-            "oneOf": [
-                { "type": "string", "pattern": "^\\s*[0-9][0-9.]*\\s*%\\s*$" },
-                { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1 }
-            ],
-            "examples": ["10%", 0.1]
-        })
     }
 }
 

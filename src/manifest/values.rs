@@ -1,4 +1,5 @@
-//! Value syntax used in manifests: durations, rates and command lines. One parser each; the
+//! Value syntax used in manifests and on the command line: durations, rates, percentages,
+//! tolerances and command lines. One parser each; the
 //! error messages say how to write the value correctly.
 
 use std::borrow::Cow;
@@ -154,7 +155,7 @@ impl Rate {
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/s", crate::assertions::format_number(self.per_second))
+        write!(f, "{}/s", crate::text::format_number(self.per_second))
     }
 }
 
@@ -229,6 +230,105 @@ impl JsonSchema for Percent {
             "examples": ["5%"]
         })
     }
+}
+
+/// A tolerance: a percentage such as `10%`, or a fraction such as `0.1`; above 0, below 100 %.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance(pub f64);
+
+impl<'de> Deserialize<'de> for Tolerance {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ToleranceVisitor;
+
+        impl Visitor<'_> for ToleranceVisitor {
+            type Value = Tolerance;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a tolerance such as 10% or 0.1")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tolerance, E> {
+                parse_tolerance(v).map(Tolerance).map_err(E::custom)
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Tolerance, E> {
+                self.visit_str(&v.to_string())
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Tolerance, E> {
+                self.visit_str(&v.to_string())
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Tolerance, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+
+        deserializer.deserialize_any(ToleranceVisitor)
+    }
+}
+
+impl JsonSchema for Tolerance {
+    fn schema_name() -> Cow<'static, str> {
+        "Tolerance".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A relative change: a percentage (10%) or a fraction (0.1), above 0 and below 100 %.",
+            "oneOf": [
+                { "type": "string", "pattern": "^\\s*[0-9][0-9.]*\\s*%\\s*$" },
+                { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1 }
+            ],
+            "examples": ["10%", 0.1]
+        })
+    }
+}
+
+/// Parses a latency floor for `--latency-floor`: a duration such as `1ms` or `500us`, in
+/// milliseconds.
+pub fn parse_latency_floor(text: &str) -> Result<f64, String> {
+    Duration::parse(text).map(Duration::as_ms)
+}
+
+/// Parses a tolerance: a percentage (`10%`, `2.5 %`) or a fraction (`0.1`), above 0 and below
+/// 100 %. Used by `--tolerance` and the manifest's `compare: { tolerance }`.
+pub fn parse_tolerance(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, percent) = match text.strip_suffix('%') {
+        Some(number) => (number.trim(), true),
+        None => (text, false),
+    };
+    let value: f64 = number.parse().map_err(|_| {
+        format!(
+            "`{text}` is not a tolerance; write a percentage such as 10% or a fraction such as 0.1"
+        )
+    })?;
+    let fraction = if percent { value / 100.0 } else { value };
+    if !fraction.is_finite() || fraction <= 0.0 {
+        return Err(format!("`{text}` must be above 0, e.g. 10% or 0.1"));
+    }
+    if fraction >= 1.0 {
+        return Err(if percent {
+            format!("`{text}` must be below 100%")
+        } else {
+            format!(
+                "`{text}` as a fraction is {} %; write {text}% for a percentage, or a fraction below 1 such as 0.1",
+                crate::text::short_number(value * 100.0)
+            )
+        });
+    }
+    Ok(fraction)
+}
+
+/// "10 %" for 0.1.
+pub fn tolerance_text(tolerance: f64) -> String {
+    format!("{} %", crate::text::short_number(tolerance * 100.0))
+}
+
+/// 1.0 → "1 ms", 0.5 → "0.5 ms".
+pub fn latency_floor_text(floor_ms: f64) -> String {
+    format!("{} ms", crate::text::short_number(floor_ms))
 }
 
 /// A command as an argv list. Numbers and booleans in the list are taken as their text;
@@ -375,6 +475,26 @@ impl JsonSchema for Argv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tolerances_are_percentages_or_fractions() {
+        assert_eq!(parse_tolerance("10%"), Ok(0.10));
+        assert_eq!(parse_tolerance(" 2.5 %"), Ok(0.025));
+        assert_eq!(parse_tolerance("0.1"), Ok(0.1));
+        assert_eq!(tolerance_text(0.025), "2.5 %");
+        assert!(parse_tolerance("0%").unwrap_err().contains("above 0"));
+        assert!(parse_tolerance("-5%").unwrap_err().contains("above 0"));
+        assert!(parse_tolerance("100%").unwrap_err().contains("below 100%"));
+        let err = parse_tolerance("10").unwrap_err();
+        assert_eq!(
+            err,
+            "`10` as a fraction is 1000 %; write 10% for a percentage, or a fraction below 1 such as 0.1"
+        );
+        assert!(parse_tolerance("ten")
+            .unwrap_err()
+            .contains("not a tolerance"));
+    }
+
     use std::time::Duration as Std;
 
     #[test]

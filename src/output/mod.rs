@@ -20,9 +20,9 @@ pub use saved::SavedRun;
 pub use summary_csv::{read_metrics, MetricsRow, SummaryByRequestCsv, SummaryCsv, SUMMARY_HEADER};
 pub use timeseries_csv::{read_timeseries, TimeseriesCsv, TimeseriesRow, TIMESERIES_HEADER};
 
-use crate::assertions::AssertionOutcome;
 use crate::environment::Environment;
 use crate::manifest::Plan;
+use crate::results::AssertionOutcome;
 use crate::results::VariantResult;
 
 /// Everything a finished run produced, as the exports see it.

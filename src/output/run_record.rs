@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Export, RunData};
-use crate::assertions::AssertionOutcome;
 use crate::environment::Environment;
 use crate::manifest::TrialSchedule;
-use crate::report::{describe_load, describe_phase};
+use crate::manifest::{describe_load, describe_phase};
+use crate::results::AssertionOutcome;
 use crate::results::{VariantFailure, WarmupNote};
 
 /// Version of the run.json layout.

@@ -90,7 +90,7 @@ async fn attempt(
             match client.get(&url).timeout(timeout).send().await {
                 Ok(response) if response.status().is_success() => Ok(()),
                 Ok(response) => Err(format!("GET {url} answered {}", response.status())),
-                Err(e) => Err(format!("GET {url}: {}", crate::load::describe_error(&e))),
+                Err(e) => Err(format!("GET {url}: {}", crate::text::error_chain(&e))),
             }
         }
     }

@@ -35,36 +35,11 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
+use crate::results::resources::ResourceSample;
+
 /// The most of the time the sampler spends reading memory: after a read that took `t`, the next
 /// one comes no sooner than `t / MEMORY_READ_SHARE` later (at every sample for small trees).
 pub const MEMORY_READ_SHARE: f64 = 0.05;
-
-/// One sample of a variant's process tree (and of benchrig itself).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ResourceSample {
-    /// Since the sampler was created.
-    pub at: Duration,
-    /// CPU used by the tree since the previous sample, as in `docker stats`: 100 = one core busy.
-    pub cpu_pct: f64,
-    /// Resident set size, summed over the tree: pages shared between processes count once per
-    /// process. `Rss` of `/proc/PID/smaps_rollup` (exact, the `VmRSS` that `ps` and `top` show),
-    /// or `/proc/PID/stat`'s (kernel counters read without summing per-CPU deltas: up to a
-    /// few hundred KiB low per process) where that is unreadable.
-    pub rss_bytes: u64,
-    /// Proportional set size (`Pss` of `/proc/PID/smaps_rollup`), summed over the tree: shared
-    /// pages are counted once in total. The RSS of a process whose `smaps_rollup` is unreadable.
-    pub pss_bytes: u64,
-    /// Unique set size (`Private_Clean + Private_Dirty`), summed over the tree: memory that would
-    /// be freed if only that process exited. The RSS of a process whose `smaps_rollup` is
-    /// unreadable.
-    pub uss_bytes: u64,
-    /// Live (non-zombie) processes in the tree.
-    pub processes: u32,
-    /// Threads of those processes.
-    pub threads: u32,
-    /// CPU of benchrig's own process (all its threads) since the previous sample, 100 = one core.
-    pub client_cpu_pct: f64,
-}
 
 /// Samples the resource use of one process tree; see the module documentation.
 pub struct ResourceSampler {

@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use super::filters;
-use crate::assertions::AssertionOutcome;
 use crate::environment::Environment;
 use crate::output::{RunRecord, SavedRun, VariantRecord};
 use crate::results::stats::{self, Estimate};
+use crate::results::AssertionOutcome;
 use crate::results::{Metrics, VariantFailure};
 
 /// Trials whose requests/s spread more than this (coefficient of variation) get a warning.

@@ -4,6 +4,8 @@
 use minijinja::value::Value;
 use minijinja::Environment;
 
+use crate::text::with_separators;
+
 const MISSING: &str = "—";
 
 pub fn register(env: &mut Environment) {
@@ -124,24 +126,6 @@ pub fn cell(value: Value) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-fn with_separators(number: &str) -> String {
-    let (sign, rest) = number.strip_prefix('-').map_or(("", number), |r| ("-", r));
-    let (whole, fraction) = rest
-        .split_once('.')
-        .map_or((rest, None), |(w, f)| (w, Some(f)));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    match fraction {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +143,6 @@ mod tests {
         assert_eq!(ratio(Value::from(0.3449)), "0.34×");
         assert_eq!(ratio(Value::UNDEFINED), "—");
         assert_eq!(cell(Value::from("a|b\nc")), "a\\|b c");
-        assert_eq!(with_separators("-1234.5"), "-1,234.5");
         assert_eq!(bytes(Value::from(512)), "512 B");
         assert_eq!(bytes(Value::from(12_595)), "12.3 KiB");
         assert_eq!(bytes(Value::from(4 * 1024 * 1024)), "4.0 MiB");

@@ -4,7 +4,7 @@
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, State};
 
-use crate::results::METRIC_NAMES;
+use crate::metrics::METRIC_NAMES;
 
 pub fn register(env: &mut Environment) {
     env.add_function("metric", metric);

@@ -3,7 +3,6 @@
 //! the folder's files, so `benchrig report` reproduces a committed report byte for byte.
 
 mod context;
-mod describe;
 pub mod filters;
 mod functions;
 
@@ -15,7 +14,6 @@ use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 
 pub use context::{build as build_context, plot_paths, rps_points, ReportContext};
-pub use describe::{describe_load, describe_phase, plural};
 
 use crate::output::SavedRun;
 
@@ -206,9 +204,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::assertions::AssertionOutcome;
     use crate::output::hlog::{HistogramTag, TaggedHistogram};
     use crate::output::{MetricsRow, RunRecord, TimeseriesRow};
+    use crate::results::AssertionOutcome;
     use crate::results::{Metrics, SecondStats, Tally};
 
     fn metrics(latency_ms: u64, requests: u64, seconds: u64) -> (Metrics, Tally) {

@@ -12,6 +12,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::text::with_separators;
+
 /// One line on a plot: its legend name and its (x, y) points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -247,7 +249,7 @@ fn decade_label(exponent: f64) -> String {
     if exponent < 0.0 {
         format!("{:.*}", (-exponent) as usize, value)
     } else {
-        group_thousands(&format!("{value:.0}"))
+        with_separators(&format!("{value:.0}"))
     }
 }
 
@@ -365,7 +367,7 @@ impl TickFormat {
             Some((int, frac)) => (int, Some(frac)),
             None => (text.as_str(), None),
         };
-        let mut out = group_thousands(int);
+        let mut out = with_separators(int);
         if let Some(frac) = frac {
             out.push('.');
             out.push_str(frac);
@@ -373,22 +375,6 @@ impl TickFormat {
         out.push_str(self.suffix);
         out
     }
-}
-
-fn group_thousands(digits: &str) -> String {
-    let (sign, digits) = match digits.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", digits),
-    };
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    out.push_str(sign);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn truncate_name(name: &str) -> String {
@@ -888,8 +874,6 @@ mod tests {
         assert_eq!(nines_label(0), "0%");
         assert_eq!(nines_label(2), "99%");
         assert_eq!(nines_label(5), "99.999%");
-        assert_eq!(group_thousands("1234567"), "1,234,567");
-        assert_eq!(group_thousands("123"), "123");
         let axis = linear_axis(63_000.0, 5);
         let labels: Vec<&str> = axis.ticks.iter().map(|(_, l)| l.as_str()).collect();
         assert_eq!(labels[..3], ["0", "10,000", "20,000"]);

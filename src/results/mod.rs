@@ -37,67 +37,18 @@ impl PhaseRecording {
     }
 }
 
-/// Names of the numeric metrics, as used in summary.csv, reports and assertions.
-pub const METRIC_NAMES: &[&str] = &[
-    "requests",
-    "responses",
-    "errors",
-    "error_rate",
-    "success_rate",
-    "rps",
-    "duration_s",
-    "mean_ms",
-    "min_ms",
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-    "p999_ms",
-    "max_ms",
-    "bytes",
-    "errors_connect",
-    "errors_timeout",
-    "errors_reset",
-    "errors_other",
-    "errors_http",
-    "dropped",
-    "lagged",
-    "target_rps",
-    "lag_p99_ms",
-    "lag_max_ms",
-    "service_p50_ms",
-    "service_p99_ms",
-    "cpu_mean_pct",
-    "cpu_peak_pct",
-    "rss_peak_mb",
-    "pss_peak_mb",
-    "processes",
-    "client_cpu_pct",
-    "rps_per_core",
-    "pss_per_process_mb",
-    "load_threads",
-];
+pub use crate::metrics::{METRIC_NAMES, OPEN_MODEL_METRICS, RESOURCE_METRICS};
 
-/// Metrics that exist only when the server's resources were sampled (in `benchrig run`).
-pub const RESOURCE_METRICS: &[&str] = &[
-    "cpu_mean_pct",
-    "cpu_peak_pct",
-    "rss_peak_mb",
-    "pss_peak_mb",
-    "processes",
-    "client_cpu_pct",
-    "rps_per_core",
-    "pss_per_process_mb",
-];
-
-/// Metrics that only exist in open-model phases.
-pub const OPEN_MODEL_METRICS: &[&str] = &[
-    "target_rps",
-    "lag_p99_ms",
-    "lag_max_ms",
-    "service_p50_ms",
-    "service_p99_ms",
-];
+/// The result of one assertion on one variant × phase.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct AssertionOutcome {
+    pub expect: String,
+    pub variant: String,
+    pub phase: String,
+    pub passed: bool,
+    /// The values the expression used, or why it could not be evaluated.
+    pub detail: String,
+}
 
 /// Summary statistics of one variant × phase (or of one request name within it).
 #[derive(Debug, Clone, PartialEq, Serialize)]

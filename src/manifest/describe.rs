@@ -1,7 +1,7 @@
-//! Phases described in words for reports and run.json.
+//! Phases described in words, for reports, run.json and `benchrig load`.
 
-use crate::assertions::format_number;
-use crate::manifest::{LoadModel, PhasePlan, Ramp, StopCondition};
+use super::{LoadModel, PhasePlan, Ramp, StopCondition};
+use crate::text::{format_number, plural};
 
 /// The load of a phase in a few words: "50 VUs for 10s", "10 VUs, 200 requests",
 /// "2000 requests/s for 10s".
@@ -47,15 +47,6 @@ fn describe_ramp(ramp: &Ramp) -> String {
         format_number(ramp.start),
         stages.join(", then ")
     )
-}
-
-/// `1 phase`, `2 phases`: a count with its noun, for messages.
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 /// One or two sentences on how a phase loads the server, for the report.

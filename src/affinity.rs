@@ -15,3 +15,13 @@ pub fn pin_current_thread(cpus: &[usize], what: &str) {
         eprintln!("benchrig: warning: cannot pin {what} to CPUs {cpus:?}: {e}");
     }
 }
+
+/// The CPUs benchrig may use (its affinity), in order.
+pub fn available_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|cpu| set.is_set(*cpu).unwrap_or(false))
+            .collect(),
+        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    }
+}
