@@ -12,7 +12,7 @@ use minijinja::value::{Serde, Value, ValueKind};
 
 use crate::manifest::expressions::{describe_error, environment, lookups};
 use crate::manifest::Assertion;
-use crate::metrics::{METRIC_NAMES, OPEN_MODEL_METRICS, RESOURCE_METRICS};
+use crate::metrics::{self, Scope, METRICS};
 use crate::results::{AssertionOutcome, Metrics, VariantResult};
 use crate::text::format_number;
 
@@ -75,13 +75,14 @@ pub fn evaluate(
                     continue;
                 };
                 let metrics = metric_map(&result);
-                let missing = names.iter().find(|n| {
-                    METRIC_NAMES.contains(&n.as_str()) && !metrics.contains_key(n.as_str())
-                });
+                let missing = names
+                    .iter()
+                    .find(|n| metrics::is_metric(n) && !metrics.contains_key(n.as_str()));
                 if let Some(missing) = missing {
-                    outcome.detail = if OPEN_MODEL_METRICS.contains(&missing.as_str()) {
+                    let scope = metrics::spec(missing).map(|m| m.scope);
+                    outcome.detail = if scope == Some(Scope::OpenModel) {
                         format!("`{missing}` exists only in open-model phases")
-                    } else if RESOURCE_METRICS.contains(&missing.as_str()) {
+                    } else if scope == Some(Scope::Resources) {
                         format!(
                             "`{missing}` has no value: no resource sample fell within this phase (make it longer than `sample_every`)"
                         )
@@ -151,10 +152,9 @@ pub fn evaluate(
 /// The numeric metrics by name; latency metrics without a value are left out so that using
 /// them is an error rather than a comparison with nothing.
 fn metric_map(metrics: &Metrics) -> BTreeMap<&'static str, f64> {
-    let json = serde_json::to_value(metrics).expect("metrics serialize");
-    METRIC_NAMES
+    METRICS
         .iter()
-        .filter_map(|name| json.get(*name).and_then(|v| v.as_f64()).map(|v| (*name, v)))
+        .filter_map(|spec| metrics.value(spec.name).map(|v| (spec.name, v)))
         .collect()
 }
 

@@ -99,7 +99,7 @@ mod tests {
     fn error_chains_name_each_cause_once() {
         let inner =
             std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-        let outer = std::io::Error::new(std::io::ErrorKind::Other, Wrapped(inner));
+        let outer = std::io::Error::other(Wrapped(inner));
         assert_eq!(
             error_chain(&outer),
             "error sending request: connection refused"

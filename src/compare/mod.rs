@@ -15,6 +15,7 @@ pub use render::{render_markdown, render_terminal, verdict_line};
 
 use crate::environment::Environment;
 use crate::manifest::latency_floor_text;
+use crate::metrics::{self, Better, Judged, MetricSpec};
 use crate::output::{MetricsRow, SavedRun};
 use crate::results::{stats, Metrics};
 use crate::text::short_number;
@@ -29,16 +30,6 @@ pub const ERROR_RATE_THRESHOLD: f64 = 0.01;
 /// Trials spreading more than this in requests/s (coefficient of variation) get a note, as in
 /// the report.
 pub const NOISY_CV: f64 = 0.10;
-
-/// The metrics compared, in the order of the rows.
-pub const COMPARED_METRICS: [&str; 6] = [
-    "rps",
-    "p50_ms",
-    "p99_ms",
-    "error_rate",
-    "cpu_mean_pct",
-    "pss_peak_mb",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CompareOptions {
@@ -106,7 +97,7 @@ impl std::fmt::Display for Verdict {
 pub struct MetricChange {
     pub variant: String,
     pub phase: String,
-    /// One of [`COMPARED_METRICS`].
+    /// One of the metrics compare judges ([`metrics::judged`]).
     pub metric: &'static str,
     /// Median across the trials of each side.
     pub old: f64,
@@ -143,7 +134,7 @@ pub struct EnvironmentDifference {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
     /// Every variant × phase × compared metric present on both sides, in the old run's variant
-    /// and phase order, metrics in [`COMPARED_METRICS`] order.
+    /// and phase order, metrics in [`metrics::judged`] order.
     pub rows: Vec<MetricChange>,
     /// "variant / phase" with results in the old run only (a variant or phase removed, or a
     /// variant that failed in the new run).
@@ -186,58 +177,13 @@ impl Comparison {
     }
 }
 
-struct MetricSpec {
-    name: &'static str,
-    higher_is_better: bool,
-    good: Verdict,
-    bad: Verdict,
-    value: fn(&Metrics) -> Option<f64>,
+/// The verdicts of a judged metric: (improved, worsened).
+fn verdicts(spec: &MetricSpec) -> (Verdict, Verdict) {
+    match spec.judged {
+        Judged::Quality => (Verdict::Better, Verdict::Worse),
+        Judged::Speed | Judged::No => (Verdict::Faster, Verdict::Slower),
+    }
 }
-
-const SPECS: [MetricSpec; 6] = [
-    MetricSpec {
-        name: "rps",
-        higher_is_better: true,
-        good: Verdict::Faster,
-        bad: Verdict::Slower,
-        value: |m| Some(m.rps),
-    },
-    MetricSpec {
-        name: "p50_ms",
-        higher_is_better: false,
-        good: Verdict::Faster,
-        bad: Verdict::Slower,
-        value: |m| m.p50_ms,
-    },
-    MetricSpec {
-        name: "p99_ms",
-        higher_is_better: false,
-        good: Verdict::Faster,
-        bad: Verdict::Slower,
-        value: |m| m.p99_ms,
-    },
-    MetricSpec {
-        name: "error_rate",
-        higher_is_better: false,
-        good: Verdict::Better,
-        bad: Verdict::Worse,
-        value: |m| Some(m.error_rate),
-    },
-    MetricSpec {
-        name: "cpu_mean_pct",
-        higher_is_better: false,
-        good: Verdict::Better,
-        bad: Verdict::Worse,
-        value: |m| m.cpu_mean_pct,
-    },
-    MetricSpec {
-        name: "pss_peak_mb",
-        higher_is_better: false,
-        good: Verdict::Better,
-        bad: Verdict::Worse,
-        value: |m| m.pss_peak_mb,
-    },
-];
 
 /// (new − old) / old × 100, or `None` when old is 0 and new is not.
 pub fn change_pct(old: f64, new: f64) -> Option<f64> {
@@ -251,14 +197,19 @@ pub fn change_pct(old: f64, new: f64) -> Option<f64> {
 }
 
 fn is_latency(metric: &str) -> bool {
-    metric.ends_with("_ms")
+    metrics::spec(metric).is_some_and(MetricSpec::is_latency)
+}
+
+/// A share (error_rate): compared by absolute difference, in percentage points.
+fn is_fraction(metric: &str) -> bool {
+    metrics::spec(metric).is_some_and(MetricSpec::is_fraction)
 }
 
 /// Whether old → new moves more than the threshold: for error_rate an absolute difference above
 /// [`ERROR_RATE_THRESHOLD`], for the others a relative change above the tolerance (any change
 /// from 0 counts as beyond), and for latencies also more than the latency floor.
 fn beyond(metric: &str, old: f64, new: f64, options: &CompareOptions) -> bool {
-    if metric == "error_rate" {
+    if is_fraction(metric) {
         (new - old).abs() > ERROR_RATE_THRESHOLD
     } else if is_latency(metric) && (new - old).abs() <= options.latency_floor_ms {
         false
@@ -272,7 +223,7 @@ fn beyond(metric: &str, old: f64, new: f64, options: &CompareOptions) -> bool {
 /// "10 % tolerance", "10 % tolerance and 1 ms" for latencies with a floor, or "1 percentage
 /// point" for error_rate.
 fn threshold_text(metric: &str, options: &CompareOptions) -> String {
-    if metric == "error_rate" {
+    if is_fraction(metric) {
         format!(
             "{} percentage point",
             short_number(ERROR_RATE_THRESHOLD * 100.0)
@@ -387,11 +338,11 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
             }
         }
         let mut pair_single = false;
-        for spec in &SPECS {
+        for spec in metrics::judged() {
             let values = |trials: &[&Metrics]| -> Vec<f64> {
                 trials
                     .iter()
-                    .filter_map(|m| (spec.value)(m))
+                    .filter_map(|m| m.value(spec.name))
                     .filter(|v| v.is_finite())
                     .collect()
             };
@@ -400,12 +351,13 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
                 continue;
             };
             let is_beyond = beyond(spec.name, old_value, new_value, options);
-            let improved = if spec.higher_is_better {
+            let improved = if spec.better == Better::Higher {
                 new_value > old_value
             } else {
                 new_value < old_value
             };
-            let direction = if improved { spec.good } else { spec.bad };
+            let (good, bad) = verdicts(spec);
+            let direction = if improved { good } else { bad };
             let counts = format!("{} vs {}", a.len(), b.len());
             let threshold = threshold_text(spec.name, options);
             let (verdict, basis) = if a.len() >= 2 && b.len() >= 2 {
@@ -694,7 +646,7 @@ mod tests {
     #[test]
     fn identical_runs_are_the_same_everywhere() {
         let c = compared(typical(), typical());
-        assert_eq!(c.rows.len(), 2 * 2 * COMPARED_METRICS.len());
+        assert_eq!(c.rows.len(), 2 * 2 * metrics::judged().count());
         assert!(
             c.rows.iter().all(|r| r.verdict == Verdict::Same),
             "{:#?}",
@@ -975,7 +927,7 @@ mod tests {
         let c = compared(old, new);
         assert_eq!(c.only_old, ["a / open", "gone / closed", "gone / open"]);
         assert_eq!(c.only_new, ["added / closed"]);
-        assert_eq!(c.rows.len(), COMPARED_METRICS.len());
+        assert_eq!(c.rows.len(), metrics::judged().count());
         assert!(c.rows.iter().all(|r| r.key() == "a / closed"));
         assert!(
             c.notes

@@ -11,10 +11,12 @@ const LISTED: usize = 3;
 /// A metric's value for display: requests/s and resources with one decimal, latency in ms with
 /// three, error_rate as a percentage.
 pub(super) fn value_text(metric: &str, value: f64) -> String {
-    match metric {
-        "p50_ms" | "p99_ms" => format!("{value:.3}"),
-        "error_rate" => format!("{:.2} %", value * 100.0),
-        _ => format!("{value:.1}"),
+    if super::is_latency(metric) {
+        format!("{value:.3}")
+    } else if super::is_fraction(metric) {
+        format!("{:.2} %", value * 100.0)
+    } else {
+        format!("{value:.1}")
     }
 }
 
@@ -31,7 +33,7 @@ pub(super) fn change_text(metric: &str, old: f64, new: f64) -> String {
             format!("+{text}")
         }
     };
-    if metric == "error_rate" {
+    if super::is_fraction(metric) {
         return format!("{} pt", signed(format!("{:.2}", (new - old) * 100.0)));
     }
     match super::change_pct(old, new) {

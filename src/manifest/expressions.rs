@@ -4,10 +4,15 @@
 use minijinja::{Environment, UndefinedBehavior};
 
 use super::closest_name;
-use crate::metrics::METRIC_NAMES;
+use crate::metrics;
 
 /// Names besides the metrics that an expression may use.
 const CONTEXT_NAMES: &[&str] = &["variant", "phase", "variants", "phases", "baseline"];
+
+/// Every metric's name, for messages.
+fn metric_list() -> String {
+    metrics::names().collect::<Vec<_>>().join(", ")
+}
 
 /// The expression environment: undefined names are errors.
 pub fn environment() -> Environment<'static> {
@@ -26,16 +31,14 @@ pub fn check_expression(expr: &str) -> Result<(), String> {
     let mut unknown: Vec<String> = compiled
         .undeclared_variables(false)
         .into_iter()
-        .filter(|name| {
-            !METRIC_NAMES.contains(&name.as_str()) && !CONTEXT_NAMES.contains(&name.as_str())
-        })
+        .filter(|name| !metrics::is_metric(name) && !CONTEXT_NAMES.contains(&name.as_str()))
         .collect();
     unknown.sort();
     if let Some(name) = unknown.first() {
-        let known = METRIC_NAMES.iter().chain(CONTEXT_NAMES).copied();
+        let known = metrics::names().chain(CONTEXT_NAMES.iter().copied());
         let suggestion = closest_name(name, known)
             .map(|k| format!("; did you mean `{k}`?"))
-            .unwrap_or_else(|| format!("; metrics are: {}", METRIC_NAMES.join(", ")));
+            .unwrap_or_else(|| format!("; metrics are: {}", metric_list()));
         return Err(format!("unknown name `{name}`{suggestion}"));
     }
     Ok(())
@@ -58,10 +61,10 @@ pub fn check_baseline(expr: &str, baseline: Option<&str>) -> Result<(), String> 
         );
     }
     for metric in referenced_names(expr, "baseline") {
-        if !METRIC_NAMES.contains(&metric.as_str()) {
-            let suggestion = closest_name(&metric, METRIC_NAMES.iter().copied())
+        if !metrics::is_metric(&metric) {
+            let suggestion = closest_name(&metric, metrics::names())
                 .map(|k| format!("; did you mean `baseline.{k}`?"))
-                .unwrap_or_else(|| format!("; metrics are: {}", METRIC_NAMES.join(", ")));
+                .unwrap_or_else(|| format!("; metrics are: {}", metric_list()));
             return Err(format!(
                 "`baseline.{metric}`: unknown metric `{metric}`{suggestion}"
             ));

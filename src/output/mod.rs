@@ -17,7 +17,7 @@ pub use run_record::{
     looks_secret, RunJson, RunRecord, ServiceRecord, VariantRecord, MASKED, NOT_RECORDED,
 };
 pub use saved::SavedRun;
-pub use summary_csv::{read_metrics, MetricsRow, SummaryByRequestCsv, SummaryCsv, SUMMARY_HEADER};
+pub use summary_csv::{read_metrics, summary_header, MetricsRow, SummaryByRequestCsv, SummaryCsv};
 pub use timeseries_csv::{read_timeseries, TimeseriesCsv, TimeseriesRow, TIMESERIES_HEADER};
 
 use crate::environment::Environment;

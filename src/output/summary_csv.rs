@@ -5,51 +5,50 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Export, RunData};
+use crate::metrics::{Csv, METRICS};
 use crate::results::Metrics;
 
-/// The first columns are fixed and documented; more may be appended, never reordered.
-pub const SUMMARY_HEADER: &[&str] = &[
-    "variant",
-    "phase",
-    "requests",
-    "errors",
-    "rps",
-    "mean_ms",
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-    "max_ms",
-    "trial",
-    "responses",
-    "error_rate",
-    "duration_s",
-    "min_ms",
-    "p999_ms",
-    "bytes",
-    "errors_connect",
-    "errors_timeout",
-    "errors_reset",
-    "errors_other",
-    "errors_http",
-    "dropped",
-    "lagged",
-    "target_rps",
-    "lag_p99_ms",
-    "lag_max_ms",
-    "service_p50_ms",
-    "service_p99_ms",
-    "statuses",
-    "cpu_mean_pct",
-    "cpu_peak_pct",
-    "rss_peak_mb",
-    "pss_peak_mb",
-    "processes",
-    "client_cpu_pct",
-    "rps_per_core",
-    "pss_per_process_mb",
-    "load_threads",
-];
+/// Columns that are not metrics, each with the metric column it follows. The metric columns
+/// are [`METRICS`] in order; the order of summary.csv is fixed (columns are appended, never
+/// reordered), so these keep their places.
+const OTHER_COLUMNS: [(&str, &str); 2] = [("trial", "max_ms"), ("statuses", "service_p99_ms")];
+
+/// One entry of a summary.csv row, in column order.
+enum Column {
+    Variant,
+    Phase,
+    Metric(usize),
+    Other(&'static str),
+}
+
+fn columns() -> Vec<Column> {
+    let mut columns = vec![Column::Variant, Column::Phase];
+    for (i, spec) in METRICS.iter().enumerate() {
+        if spec.csv == Csv::Derived {
+            continue;
+        }
+        columns.push(Column::Metric(i));
+        for (other, after) in OTHER_COLUMNS {
+            if after == spec.name {
+                columns.push(Column::Other(other));
+            }
+        }
+    }
+    columns
+}
+
+/// The header of summary.csv.
+pub fn summary_header() -> Vec<&'static str> {
+    columns()
+        .iter()
+        .map(|column| match column {
+            Column::Variant => "variant",
+            Column::Phase => "phase",
+            Column::Metric(i) => METRICS[*i].name,
+            Column::Other(name) => name,
+        })
+        .collect()
+}
 
 /// One row of either file.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,15 +61,6 @@ pub struct MetricsRow {
     pub metrics: Metrics,
 }
 
-fn ms(value: Option<f64>) -> String {
-    value.map(|v| format!("{v:.3}")).unwrap_or_default()
-}
-
-/// One decimal: CPU percentages, megabytes, requests/s per core.
-fn tenth(value: Option<f64>) -> String {
-    value.map(|v| format!("{v:.1}")).unwrap_or_default()
-}
-
 /// "200:1234 404:2"
 fn statuses(m: &Metrics) -> String {
     m.statuses
@@ -81,48 +71,17 @@ fn statuses(m: &Metrics) -> String {
 }
 
 fn row(variant: &str, phase: &str, trial: u32, m: &Metrics) -> Vec<String> {
-    vec![
-        variant.to_owned(),
-        phase.to_owned(),
-        m.requests.to_string(),
-        m.errors.to_string(),
-        format!("{:.2}", m.rps),
-        ms(m.mean_ms),
-        ms(m.p50_ms),
-        ms(m.p90_ms),
-        ms(m.p95_ms),
-        ms(m.p99_ms),
-        ms(m.max_ms),
-        trial.to_string(),
-        m.responses.to_string(),
-        format!("{:.6}", m.error_rate),
-        format!("{:.3}", m.duration_s),
-        ms(m.min_ms),
-        ms(m.p999_ms),
-        m.bytes.to_string(),
-        m.errors_connect.to_string(),
-        m.errors_timeout.to_string(),
-        m.errors_reset.to_string(),
-        m.errors_other.to_string(),
-        m.errors_http.to_string(),
-        m.dropped.to_string(),
-        m.lagged.to_string(),
-        m.target_rps.map(|r| format!("{r:.2}")).unwrap_or_default(),
-        ms(m.lag_p99_ms),
-        ms(m.lag_max_ms),
-        ms(m.service_p50_ms),
-        ms(m.service_p99_ms),
-        statuses(m),
-        tenth(m.cpu_mean_pct),
-        tenth(m.cpu_peak_pct),
-        tenth(m.rss_peak_mb),
-        tenth(m.pss_peak_mb),
-        m.processes.map(|p| p.to_string()).unwrap_or_default(),
-        tenth(m.client_cpu_pct),
-        tenth(m.rps_per_core),
-        tenth(m.pss_per_process_mb),
-        m.load_threads.map(|p| p.to_string()).unwrap_or_default(),
-    ]
+    let mut metrics = m.csv_fields();
+    columns()
+        .iter()
+        .map(|column| match column {
+            Column::Variant => variant.to_owned(),
+            Column::Phase => phase.to_owned(),
+            Column::Metric(i) => std::mem::take(&mut metrics[*i]),
+            Column::Other("trial") => trial.to_string(),
+            Column::Other(_) => statuses(m),
+        })
+        .collect()
 }
 
 pub struct SummaryCsv;
@@ -134,7 +93,7 @@ impl Export for SummaryCsv {
 
     fn render(&self, data: &RunData) -> anyhow::Result<Vec<u8>> {
         let mut csv = csv::Writer::from_writer(Vec::new());
-        csv.write_record(SUMMARY_HEADER)?;
+        csv.write_record(summary_header())?;
         for variant in data.variants {
             for phase in &variant.phases {
                 csv.write_record(row(
@@ -158,7 +117,7 @@ impl Export for SummaryByRequestCsv {
 
     fn render(&self, data: &RunData) -> anyhow::Result<Vec<u8>> {
         let mut csv = csv::Writer::from_writer(Vec::new());
-        let mut header = SUMMARY_HEADER.to_vec();
+        let mut header = summary_header();
         header.insert(2, "request");
         csv.write_record(&header)?;
         for variant in data.variants {
@@ -198,26 +157,6 @@ fn parse_row(fields: &BTreeMap<&str, &str>) -> Result<MetricsRow, String> {
             .copied()
             .ok_or_else(|| format!("column `{name}` is missing"))
     };
-    let number = |name: &str| -> Result<u64, String> {
-        text(name)?
-            .parse()
-            .map_err(|_| format!("`{name}` is not a whole number"))
-    };
-    let real = |name: &str| -> Result<f64, String> {
-        text(name)?
-            .parse()
-            .map_err(|_| format!("`{name}` is not a number"))
-    };
-    // Columns added by later versions are absent from older files: read as no value.
-    let optional = |name: &str| -> Result<Option<f64>, String> {
-        match fields.get(name).copied().unwrap_or("") {
-            "" => Ok(None),
-            value => value
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("`{name}` is not a number")),
-        }
-    };
     let statuses = text("statuses")?
         .split_whitespace()
         .map(|pair| {
@@ -231,52 +170,11 @@ fn parse_row(fields: &BTreeMap<&str, &str>) -> Result<MetricsRow, String> {
     Ok(MetricsRow {
         variant: text("variant")?.to_owned(),
         phase: text("phase")?.to_owned(),
-        trial: number("trial")? as u32,
+        trial: text("trial")?
+            .parse()
+            .map_err(|_| "`trial` is not a whole number".to_owned())?,
         request: fields.get("request").map(|r| (*r).to_owned()),
-        metrics: Metrics {
-            requests: number("requests")?,
-            responses: number("responses")?,
-            errors: number("errors")?,
-            error_rate: real("error_rate")?,
-            success_rate: if number("requests")? == 0 {
-                0.0
-            } else {
-                1.0 - real("error_rate")?
-            },
-            rps: real("rps")?,
-            duration_s: real("duration_s")?,
-            mean_ms: optional("mean_ms")?,
-            min_ms: optional("min_ms")?,
-            p50_ms: optional("p50_ms")?,
-            p90_ms: optional("p90_ms")?,
-            p95_ms: optional("p95_ms")?,
-            p99_ms: optional("p99_ms")?,
-            p999_ms: optional("p999_ms")?,
-            max_ms: optional("max_ms")?,
-            bytes: number("bytes")?,
-            errors_connect: number("errors_connect")?,
-            errors_timeout: number("errors_timeout")?,
-            errors_reset: number("errors_reset")?,
-            errors_other: number("errors_other")?,
-            errors_http: number("errors_http")?,
-            dropped: number("dropped")?,
-            lagged: number("lagged")?,
-            target_rps: optional("target_rps")?,
-            lag_p99_ms: optional("lag_p99_ms")?,
-            lag_max_ms: optional("lag_max_ms")?,
-            service_p50_ms: optional("service_p50_ms")?,
-            service_p99_ms: optional("service_p99_ms")?,
-            cpu_mean_pct: optional("cpu_mean_pct")?,
-            cpu_peak_pct: optional("cpu_peak_pct")?,
-            rss_peak_mb: optional("rss_peak_mb")?,
-            pss_peak_mb: optional("pss_peak_mb")?,
-            processes: optional("processes")?.map(|p| p as u64),
-            client_cpu_pct: optional("client_cpu_pct")?,
-            rps_per_core: optional("rps_per_core")?,
-            pss_per_process_mb: optional("pss_per_process_mb")?,
-            load_threads: optional("load_threads")?.map(|p| p as u64),
-            statuses,
-        },
+        metrics: Metrics::from_csv(|name| fields.get(name).copied(), statuses)?,
     })
 }
 
@@ -296,7 +194,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("summary.csv");
         let mut csv = csv::Writer::from_path(&path).unwrap();
-        csv.write_record(SUMMARY_HEADER).unwrap();
+        csv.write_record(summary_header()).unwrap();
         csv.write_record(row("a, b", "p", 2, &metrics)).unwrap();
         drop(csv);
         let rows = read_metrics(&path).unwrap();
@@ -316,11 +214,22 @@ mod tests {
         assert!((m.rps - 2.0).abs() < 1e-9);
     }
 
+    /// Scripts read summary.csv by position: its columns keep their order.
+    #[test]
+    fn the_header_keeps_its_published_order() {
+        let published = "variant,phase,requests,errors,rps,mean_ms,p50_ms,p90_ms,p95_ms,p99_ms,max_ms,trial,responses,error_rate,duration_s,min_ms,p999_ms,bytes,errors_connect,errors_timeout,errors_reset,errors_other,errors_http,dropped,lagged,target_rps,lag_p99_ms,lag_max_ms,service_p50_ms,service_p99_ms,statuses,cpu_mean_pct,cpu_peak_pct,rss_peak_mb,pss_peak_mb,processes,client_cpu_pct,rps_per_core,pss_per_process_mb,load_threads";
+        assert!(
+            summary_header().join(",").starts_with(published),
+            "{}",
+            summary_header().join(",")
+        );
+    }
+
     #[test]
     fn a_broken_file_names_the_row() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("summary.csv");
-        let mut text = SUMMARY_HEADER.join(",");
+        let mut text = summary_header().join(",");
         text.push_str("\na,p,x\n");
         std::fs::write(&path, text).unwrap();
         let err = read_metrics(&path).unwrap_err();

@@ -4,7 +4,7 @@
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, State};
 
-use crate::metrics::METRIC_NAMES;
+use crate::metrics;
 
 pub fn register(env: &mut Environment) {
     env.add_function("metric", metric);
@@ -15,7 +15,7 @@ pub fn register(env: &mut Environment) {
 /// exist is an error: a typo must not read as a missing value.
 pub fn metric(state: &State, phase: &str, variant: &str, name: &str) -> Result<Value, Error> {
     let invalid = |message: String| Error::new(ErrorKind::InvalidOperation, message);
-    if !METRIC_NAMES.contains(&name) && name != "statuses" {
+    if !metrics::is_metric(name) && name != "statuses" {
         return Err(invalid(format!(
             "metric(): no metric named '{name}'; see the metrics of docs/manifest.md#assertions"
         )));

@@ -5,7 +5,6 @@ pub mod resources;
 pub mod stats;
 mod tally;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -37,7 +36,7 @@ impl PhaseRecording {
     }
 }
 
-pub use crate::metrics::{METRIC_NAMES, OPEN_MODEL_METRICS, RESOURCE_METRICS};
+pub use crate::metrics::Metrics;
 
 /// The result of one assertion on one variant × phase.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -48,67 +47,6 @@ pub struct AssertionOutcome {
     pub passed: bool,
     /// The values the expression used, or why it could not be evaluated.
     pub detail: String,
-}
-
-/// Summary statistics of one variant × phase (or of one request name within it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metrics {
-    pub requests: u64,
-    pub responses: u64,
-    pub errors: u64,
-    /// errors / requests; 0 when nothing was sent.
-    pub error_rate: f64,
-    /// 1 − error_rate.
-    pub success_rate: f64,
-    /// requests / duration_s.
-    pub rps: f64,
-    pub duration_s: f64,
-    /// Latency statistics in milliseconds; `None` when no response arrived.
-    pub mean_ms: Option<f64>,
-    pub min_ms: Option<f64>,
-    pub p50_ms: Option<f64>,
-    pub p90_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub p999_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-    pub bytes: u64,
-    pub errors_connect: u64,
-    pub errors_timeout: u64,
-    pub errors_reset: u64,
-    pub errors_other: u64,
-    pub errors_http: u64,
-    /// Open model: requests not sent because `max_in_flight` were outstanding.
-    pub dropped: u64,
-    /// Open model: requests sent more than 2 ms after their intended time.
-    pub lagged: u64,
-    /// Open model: the average rate the schedule asked for.
-    pub target_rps: Option<f64>,
-    /// Open model: how late requests were sent (p99 and max), in ms.
-    pub lag_p99_ms: Option<f64>,
-    pub lag_max_ms: Option<f64>,
-    /// Open model: from the actual send to the end of the response, in ms.
-    pub service_p50_ms: Option<f64>,
-    pub service_p99_ms: Option<f64>,
-    /// CPU of the server's whole process tree, mean and peak of the samples: 100 = one core.
-    pub cpu_mean_pct: Option<f64>,
-    pub cpu_peak_pct: Option<f64>,
-    /// Peak resident memory of the tree: RSS counts shared pages once per process, PSS
-    /// splits them between processes (what a pre-fork server really costs).
-    pub rss_peak_mb: Option<f64>,
-    pub pss_peak_mb: Option<f64>,
-    /// The most processes the tree had.
-    pub processes: Option<u64>,
-    /// benchrig's own CPU (the load generator), mean: 100 = one core.
-    pub client_cpu_pct: Option<f64>,
-    /// Requests/s per core of server CPU: rps / (cpu_mean_pct / 100).
-    pub rps_per_core: Option<f64>,
-    /// Memory per worker: PSS peak / processes.
-    pub pss_per_process_mb: Option<f64>,
-    /// Load generator threads.
-    pub load_threads: Option<u64>,
-    /// Responses per HTTP status code.
-    pub statuses: BTreeMap<u16, u64>,
 }
 
 impl Metrics {
@@ -130,7 +68,7 @@ impl Metrics {
             responses: tally.responses(),
             errors,
             error_rate,
-            success_rate: if requests == 0 { 0.0 } else { 1.0 - error_rate },
+            success_rate: crate::metrics::success_rate(requests, error_rate),
             rps: if duration_s > 0.0 {
                 requests as f64 / duration_s
             } else {
@@ -378,66 +316,7 @@ impl VariantResult {
 impl Metrics {
     /// Each metric's median across trials (status counts are summed); `None` for no trials.
     pub fn median(trials: &[&Metrics]) -> Option<Metrics> {
-        let first = *trials.first()?;
-        if trials.len() == 1 {
-            return Some(first.clone());
-        }
-        let real = |get: fn(&Metrics) -> f64| {
-            stats::median(&trials.iter().map(|m| get(m)).collect::<Vec<_>>()).unwrap_or(0.0)
-        };
-        let whole = |get: fn(&Metrics) -> u64| {
-            stats::median(&trials.iter().map(|m| get(m) as f64).collect::<Vec<_>>())
-                .map_or(0, |v| v.round() as u64)
-        };
-        let optional = |get: fn(&Metrics) -> Option<f64>| {
-            stats::median(&trials.iter().filter_map(|m| get(m)).collect::<Vec<_>>())
-        };
-        let mut statuses = BTreeMap::new();
-        for m in trials {
-            for (status, n) in &m.statuses {
-                *statuses.entry(*status).or_insert(0) += n;
-            }
-        }
-        Some(Metrics {
-            requests: whole(|m| m.requests),
-            responses: whole(|m| m.responses),
-            errors: whole(|m| m.errors),
-            error_rate: real(|m| m.error_rate),
-            success_rate: real(|m| m.success_rate),
-            rps: real(|m| m.rps),
-            duration_s: real(|m| m.duration_s),
-            mean_ms: optional(|m| m.mean_ms),
-            min_ms: optional(|m| m.min_ms),
-            p50_ms: optional(|m| m.p50_ms),
-            p90_ms: optional(|m| m.p90_ms),
-            p95_ms: optional(|m| m.p95_ms),
-            p99_ms: optional(|m| m.p99_ms),
-            p999_ms: optional(|m| m.p999_ms),
-            max_ms: optional(|m| m.max_ms),
-            bytes: whole(|m| m.bytes),
-            errors_connect: whole(|m| m.errors_connect),
-            errors_timeout: whole(|m| m.errors_timeout),
-            errors_reset: whole(|m| m.errors_reset),
-            errors_other: whole(|m| m.errors_other),
-            errors_http: whole(|m| m.errors_http),
-            dropped: whole(|m| m.dropped),
-            lagged: whole(|m| m.lagged),
-            target_rps: optional(|m| m.target_rps),
-            lag_p99_ms: optional(|m| m.lag_p99_ms),
-            lag_max_ms: optional(|m| m.lag_max_ms),
-            service_p50_ms: optional(|m| m.service_p50_ms),
-            service_p99_ms: optional(|m| m.service_p99_ms),
-            cpu_mean_pct: optional(|m| m.cpu_mean_pct),
-            cpu_peak_pct: optional(|m| m.cpu_peak_pct),
-            rss_peak_mb: optional(|m| m.rss_peak_mb),
-            pss_peak_mb: optional(|m| m.pss_peak_mb),
-            processes: optional(|m| m.processes.map(|p| p as f64)).map(|p| p.round() as u64),
-            client_cpu_pct: optional(|m| m.client_cpu_pct),
-            rps_per_core: optional(|m| m.rps_per_core),
-            pss_per_process_mb: optional(|m| m.pss_per_process_mb),
-            load_threads: optional(|m| m.load_threads.map(|p| p as f64)).map(|p| p.round() as u64),
-            statuses,
-        })
+        Metrics::combine_trials(trials, stats::median)
     }
 }
 
@@ -500,25 +379,5 @@ mod tests {
         assert_eq!(m.statuses[&200], 600, "status counts add up");
         assert_eq!(Metrics::median(&[&a]).unwrap(), a);
         assert!(Metrics::median(&[]).is_none());
-    }
-
-    #[test]
-    fn metric_names_match_the_serialized_fields() {
-        let value =
-            serde_json::to_value(Metrics::from_tally(&Tally::new(), Duration::ZERO, None)).unwrap();
-        let fields: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        for name in METRIC_NAMES {
-            assert!(fields.contains(name), "{name} is not a Metrics field");
-        }
-        assert_eq!(
-            fields.len(),
-            METRIC_NAMES.len() + 1,
-            "statuses plus the metric names"
-        );
     }
 }
