@@ -6,13 +6,11 @@
 //! variants `fast` and `slow`, phases `closed` and `open`, three trials each within ±1 %.
 //! Each test copies it and edits the copy.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Experiment, Row, BENCHRIG};
+use crate::support::{Experiment, Row, BENCHRIG};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -517,8 +515,8 @@ fn check(dir: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    for pgid in support::process_groups_in(&stderr) {
-        let left = support::members_of_group(pgid);
+    for pgid in crate::support::process_groups_in(&stderr) {
+        let left = crate::support::members_of_group(pgid);
         assert!(left.is_empty(), "process group {pgid} still has {left:?}");
     }
     Output {
@@ -660,7 +658,7 @@ fn run_check_without_a_committed_report_starts_nothing() {
         dir.path().join("checked.yaml"),
         format!(
             "name: checked\nvariants:\n  - {{ name: hello, command: [{}, --port, \"{{{{ port }}}}\"] }}\nphases:\n  - {{ name: quick, vus: 1, iterations: 10 }}\nrequests:\n  - {{ path: /hello }}\n",
-            support::hello_rs()
+            crate::support::hello_rs()
         ),
     )
     .unwrap();

@@ -1,11 +1,9 @@
 //! The load engine against the real hello-rs: accuracy of both models, the coordinated-omission
 //! gap, overload accounting, ramps, client settings, and what is recorded.
 
-mod support;
-
 use std::collections::HashMap;
 
-use support::{hello_rs, number, Experiment};
+use crate::support::{hello_rs, number, Experiment};
 
 fn stalling_server(name: &str) -> String {
     format!(
@@ -110,7 +108,7 @@ fn ramping_vus_and_rates_follow_their_stages() {
     let rate = number(&run.row("hello", "rate"), "requests");
     assert!((rate - 400.0).abs() <= 4.0, "ramping rate sent {rate}");
     // Ramping VUs: each second busier than the one before.
-    let per_second: Vec<f64> = support::read_csv(&run.report_dir().join("timeseries.csv"))
+    let per_second: Vec<f64> = crate::support::read_csv(&run.report_dir().join("timeseries.csv"))
         .iter()
         .filter(|r| r["phase"] == "vus")
         .map(|r| number(r, "requests"))
@@ -165,7 +163,7 @@ fn weights_requests_and_seconds_add_up() {
         (hello_share - 0.75).abs() < 0.05,
         "hello share {hello_share}"
     );
-    let seconds = support::read_csv(&run.report_dir().join("timeseries.csv"));
+    let seconds = crate::support::read_csv(&run.report_dir().join("timeseries.csv"));
     let summed: f64 = seconds.iter().map(|r| number(r, "requests")).sum();
     assert_eq!(summed, total, "the seconds add up to the phase");
     assert!(run.report().contains("<summary>Per request</summary>"));
@@ -200,8 +198,8 @@ fn the_lean_client_and_reqwest_record_the_same_facts() {
         assert_eq!(number(&b, "errors"), number(&b, "errors_http"));
     }
     // Every request name gets the same response, byte for byte, from both clients.
-    let per_response = |run: &support::Finished| -> HashMap<String, f64> {
-        support::read_csv(&run.report_dir().join("summary_by_request.csv"))
+    let per_response = |run: &crate::support::Finished| -> HashMap<String, f64> {
+        crate::support::read_csv(&run.report_dir().join("summary_by_request.csv"))
             .iter()
             .filter(|r| r["phase"] == "closed")
             .map(|r| {

@@ -2,12 +2,10 @@
 //! exactly its expected messages, by `validate` and by `run`, without starting or writing
 //! anything; the committed schema and reference match the code; every experiment validates.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::BENCHRIG;
+use crate::support::BENCHRIG;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 

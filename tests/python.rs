@@ -6,11 +6,11 @@
 //! Needs `make venv` (servers/python/.venv) and, for the nginx test, nginx: `make test` builds
 //! and installs both. A test whose prerequisite is missing fails and says how to get it.
 
-mod support;
-
 use std::net::TcpStream;
 
-use support::{members_of_group, nginx, number, python_venv, repo_root, Experiment, Finished};
+use crate::support::{
+    members_of_group, nginx, number, python_venv, repo_root, Experiment, Finished,
+};
 
 /// One request per endpoint of the contract, with the status and body size each answers
 /// (byte for byte hello-rs's bodies).

@@ -1,11 +1,9 @@
 //! Reports: rendered from the saved files alone, reproducible byte for byte, no secrets.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Experiment, BENCHRIG};
+use crate::support::{Experiment, BENCHRIG};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -120,7 +118,7 @@ fn every_committed_report_is_what_the_current_code_renders() {
 #[test]
 fn secret_looking_env_values_never_reach_an_output_file() {
     let secret = "s3cr3t-do-not-leak-7f3a";
-    let server = support::hello_rs();
+    let server = crate::support::hello_rs();
     let run = Experiment::new("secrets")
         .line("report: { safe_env: [API_TOKEN, REGION] }")
         .variant(&format!(

@@ -1,12 +1,10 @@
 //! `benchrig run` end to end: real hello-rs processes on loopback, real load, real files.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::support::{hello_rs, number, Experiment};
 use nix::sys::signal::Signal;
-use support::{hello_rs, number, Experiment};
 
 #[test]
 fn two_variants_produce_consistent_csvs_and_report() {
@@ -298,7 +296,7 @@ fn validate_checks_without_running() {
     )
     .unwrap();
 
-    let output = std::process::Command::new(support::BENCHRIG)
+    let output = std::process::Command::new(crate::support::BENCHRIG)
         .args(["validate"])
         .arg(&good)
         .arg(&bad)

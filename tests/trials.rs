@@ -1,8 +1,6 @@
 //! Repeats, trial order, CPU pinning and steady-state warm-ups, with real servers.
 
-mod support;
-
-use support::{hello_rs, number, Experiment};
+use crate::support::{hello_rs, number, Experiment};
 
 /// "[3/6] a, trial 2/3" lines of benchrig's output, as (variant, trial).
 fn trial_order(stderr: &str) -> Vec<(String, u32)> {
@@ -193,7 +191,7 @@ fn a_cpu_bound_server_on_one_thread_uses_about_one_core() {
         row["load_threads"], "1",
         "one load thread per CPU in load.cpus"
     );
-    let seconds = support::read_csv(&run.report_dir().join("timeseries.csv"));
+    let seconds = crate::support::read_csv(&run.report_dir().join("timeseries.csv"));
     assert!(
         seconds.iter().filter(|s| !s["cpu_pct"].is_empty()).count() >= 2,
         "CPU per second"

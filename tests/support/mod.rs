@@ -1,8 +1,6 @@
 //! A fluent builder for integration tests: describe a small experiment, run the real benchrig
 //! binary on it against real server processes, then inspect exit code, CSVs, report and /proc.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
