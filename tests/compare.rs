@@ -11,18 +11,14 @@ use std::path::{Path, PathBuf};
 
 use benchrig::compare::COMPARED_METRICS;
 
-use crate::support::{assert_contains, benchrig, hello_rs, repo_root, Experiment, Output, Row};
+use crate::support::{assert_contains, benchrig, repo_root, Experiment, Output, Row};
 
 /// Exit code of a regression beyond the tolerance (README, "Exit codes").
 const REGRESSION: i32 = 5;
 /// Exit code of `--strict-env` refusing another machine.
 const ENVIRONMENT_DIFFERS: i32 = 6;
 
-/// A temporary working directory holding copies of the fixture report.
-struct Workspace {
-    dir: tempfile::TempDir,
-}
-
+/// `compare`'s terminal table, read from its stdout.
 impl Output {
     /// The table line of `variant`, `phase` and `metric`, its cells separated by single spaces.
     fn row(&self, variant: &str, phase: &str, metric: &str) -> String {
@@ -32,6 +28,11 @@ impl Output {
             .find(|l| l.starts_with(&format!("{variant} {phase} {metric} ")))
             .unwrap_or_else(|| panic!("no row {variant} {phase} {metric} in:\n{}", self.stdout))
     }
+}
+
+/// A temporary working directory holding copies of the fixture report.
+struct Workspace {
+    dir: tempfile::TempDir,
 }
 
 impl Workspace {
@@ -506,22 +507,19 @@ fn run_check_compares_with_the_committed_report_and_never_touches_it() {
 
 #[test]
 fn run_check_without_a_committed_report_starts_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("checked.yaml"),
-        format!(
-            "name: checked\nvariants:\n  - {{ name: hello, command: [{}, --port, \"{{{{ port }}}}\"] }}\nphases:\n  - {{ name: quick, vus: 1, iterations: 10 }}\nrequests:\n  - {{ path: /hello }}\n",
-            hello_rs()
-        ),
-    )
-    .unwrap();
-    let out = check(dir.path(), &[]);
-    out.expect_code(2)
+    let experiment = Experiment::new("checked")
+        .hello("hello", 1)
+        .phase("{ name: quick, vus: 1, iterations: 10 }")
+        .request("{ path: /hello }");
+    experiment.write("checked.yaml");
+    let dir = experiment.dir();
+    check(dir, &[])
+        .expect_code(2)
         .stderr_contains("--check compares a fresh run with the committed report reports/checked/, which does not exist")
         .stderr_contains("make experiment NAME=checked")
         .assert_nothing_started();
-    assert!(!dir.path().join("reports").exists());
-    assert!(!dir.path().join("target").exists());
+    assert!(!dir.join("reports").exists());
+    assert!(!dir.join("target").exists());
 }
 
 #[test]

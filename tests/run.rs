@@ -221,8 +221,7 @@ fn validate_checks_without_running() {
         .hello("hello", 1)
         .phase("{ name: p, vus: 1, iterations: 1 }")
         .request("{ path: /hello }");
-    let good = experiment.dir().join("good.yaml");
-    std::fs::write(&good, experiment.yaml()).unwrap();
+    let good = experiment.write("good.yaml");
     let bad = experiment.dir().join("bad.yaml");
     std::fs::write(
         &bad,

@@ -148,9 +148,15 @@ impl Experiment {
         )
     }
 
+    /// Writes the manifest into the experiment's directory as `file`.
+    pub fn write(&self, file: &str) -> PathBuf {
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, self.yaml()).expect("write manifest");
+        path
+    }
+
     fn command(&self) -> Command {
-        let manifest = self.dir.path().join(format!("{}.yaml", self.name));
-        std::fs::write(&manifest, self.yaml()).expect("write manifest");
+        let manifest = self.write(&format!("{}.yaml", self.name));
         let mut command = Command::new(BENCHRIG);
         command
             .arg("run")
