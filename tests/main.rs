@@ -4,7 +4,9 @@
 //!
 //! Adding a file of tests is one line: create tests/NAME.rs (starting with
 //! `use crate::support::…`) and add `mod NAME;` below. Cargo.toml sets `autotests = false`, so a
-//! file missing here would not be compiled; `every_file_in_tests_is_a_module` catches that.
+//! file missing here would not be compiled; `every_file_in_tests_is_a_module` catches that. A
+//! file written as a binary of its own becomes a module by dropping its `mod support;` and
+//! importing `crate::support::…` instead of `support::…`.
 
 mod compare;
 mod load;
