@@ -2,18 +2,15 @@
 //! exactly its expected messages, by `validate` and by `run`, without starting or writing
 //! anything; the committed schema and reference match the code; every experiment validates.
 
-mod support;
+use std::path::PathBuf;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use support::BENCHRIG;
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use crate::support::{
+    assert_previous_report_kept, benchrig, read_json, repo_root, write_previous_report,
+};
 
 /// The `.yaml` files of a folder of the repository, sorted.
 fn yaml_files(folder: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join(folder))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join(folder))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
@@ -38,6 +35,7 @@ fn matches(expected: &str, line: &str) -> bool {
 }
 
 /// Every expected line is printed, and nothing else that looks like a problem.
+#[track_caller]
 fn check_messages(file: &str, expected: &[String], stderr: &str) {
     let problem_lines: Vec<&str> = stderr
         .lines()
@@ -74,37 +72,17 @@ fn every_broken_manifest_is_rejected_with_its_message_and_nothing_happens() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(&file), &text).unwrap();
         let previous = dir.path().join("reports/previous");
-        std::fs::create_dir_all(&previous).unwrap();
-        std::fs::write(previous.join("report.md"), "previous report\n").unwrap();
+        write_previous_report(&previous);
 
-        let validate = Command::new(BENCHRIG)
-            .args(["validate", &file])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert_eq!(
-            validate.status.code(),
-            Some(2),
-            "{file}: validate exit code"
-        );
-        check_messages(&file, &expected, &String::from_utf8_lossy(&validate.stderr));
+        let validate = benchrig(&["validate", &file]).in_dir(dir.path()).run();
+        validate.expect_code(2);
+        check_messages(&file, &expected, &validate.stderr);
 
-        let run = Command::new(BENCHRIG)
-            .args(["run", &file, "--out", "reports/previous"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert_eq!(
-            run.status.code(),
-            Some(2),
-            "{file}: run exit code\n{stderr}"
-        );
-        check_messages(&file, &expected, &stderr);
-        assert!(
-            !stderr.contains("process group"),
-            "{file}: something was started:\n{stderr}"
-        );
+        let run = benchrig(&["run", &file, "--out", "reports/previous"])
+            .in_dir(dir.path())
+            .run();
+        run.expect_code(2).stderr_lacks("process group");
+        check_messages(&file, &expected, &run.stderr);
         assert!(
             !dir.path().join("benchrig-was-here").exists(),
             "{file}: a variant ran"
@@ -113,11 +91,7 @@ fn every_broken_manifest_is_rejected_with_its_message_and_nothing_happens() {
             .unwrap()
             .collect();
         assert_eq!(reports.len(), 1, "{file}: a report folder was created");
-        assert_eq!(
-            std::fs::read_to_string(previous.join("report.md")).unwrap(),
-            "previous report\n",
-            "{file}: the previous report was touched"
-        );
+        assert_previous_report_kept(&previous);
     }
 }
 
@@ -125,17 +99,11 @@ fn every_broken_manifest_is_rejected_with_its_message_and_nothing_happens() {
 fn every_experiment_validates_and_names_the_schema() {
     let files = yaml_files("experiments");
     assert!(!files.is_empty());
-    let output = Command::new(BENCHRIG)
-        .arg("validate")
+    benchrig(&["validate"])
         .args(&files)
-        .current_dir(ROOT)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .in_dir(&repo_root())
+        .run()
+        .expect_code(0);
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(
@@ -148,13 +116,11 @@ fn every_experiment_validates_and_names_the_schema() {
 
 #[test]
 fn committed_schema_matches_the_code() {
-    let output = Command::new(BENCHRIG).arg("schema").output().unwrap();
-    assert!(output.status.success());
-    let generated = String::from_utf8(output.stdout).unwrap();
-    let committed =
-        std::fs::read_to_string(Path::new(ROOT).join("docs/manifest.schema.json")).unwrap();
+    let schema = benchrig(&["schema"]).run();
+    schema.expect_code(0);
+    let committed = std::fs::read_to_string(repo_root().join("docs/manifest.schema.json")).unwrap();
     assert!(
-        generated == committed,
+        schema.stdout == committed,
         "docs/manifest.schema.json is out of date: run `target/release/benchrig schema > docs/manifest.schema.json`"
     );
 }
@@ -177,15 +143,12 @@ fn schema_fields(value: &serde_json::Value, out: &mut Vec<String>) {
 
 #[test]
 fn the_reference_documents_every_field() {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(ROOT).join("docs/manifest.schema.json")).unwrap(),
-    )
-    .unwrap();
+    let schema = read_json(&repo_root().join("docs/manifest.schema.json"));
     let mut fields = Vec::new();
     schema_fields(&schema, &mut fields);
     fields.sort();
     fields.dedup();
-    let reference = std::fs::read_to_string(Path::new(ROOT).join("docs/manifest.md")).unwrap();
+    let reference = std::fs::read_to_string(repo_root().join("docs/manifest.md")).unwrap();
     let missing: Vec<&String> = fields
         .iter()
         .filter(|f| !reference.contains(&format!("`{f}`")))

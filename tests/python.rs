@@ -6,11 +6,11 @@
 //! Needs `make venv` (servers/python/.venv) and, for the nginx test, nginx: `make test` builds
 //! and installs both. A test whose prerequisite is missing fails and says how to get it.
 
-mod support;
-
 use std::net::TcpStream;
 
-use support::{members_of_group, nginx, number, python_venv, repo_root, Experiment, Finished};
+use crate::support::{
+    members_of_group, nginx, number, python_venv, repo_root, Experiment, Finished,
+};
 
 /// One request per endpoint of the contract, with the status and body size each answers
 /// (byte for byte hello-rs's bodies).
@@ -198,17 +198,9 @@ fn contract_experiment(name: &str) -> Experiment {
 /// exit code 0, every endpoint sent and answered 200 with the contract's body size, no stop
 /// that needed SIGKILL, and no process left in any group benchrig started (`groups`: the
 /// service plus one per variant process).
+#[track_caller]
 fn check_contract(run: &Finished, family: &str, variants: &[&str], groups: usize) {
-    if run.code != Some(0) {
-        panic!(
-            "{family}: benchrig exited with {:?} (0 expected)\n--- stderr ---\n{}\n{}\
-             --- manifest ---\n{}",
-            run.code,
-            run.stderr,
-            run.logs(),
-            run.experiment.yaml()
-        );
-    }
+    run.expect_code(0);
     let by_request = run.by_request();
     let raw = run.raw();
     for &variant in variants {
@@ -244,21 +236,13 @@ fn check_contract(run: &Finished, family: &str, variants: &[&str], groups: usize
             record["stop_note"]
         );
     }
-    let started = run.process_groups();
     assert_eq!(
-        started.len(),
+        run.process_groups().len(),
         groups,
         "{family}: process groups started\n{}",
         run.stderr
     );
-    for pgid in started {
-        let left = members_of_group(pgid);
-        assert!(
-            left.is_empty(),
-            "{family}: process group {pgid} still has processes {left:?}\n{}",
-            run.stderr
-        );
-    }
+    run.assert_no_process_left(groups);
 }
 
 #[test]
@@ -501,14 +485,7 @@ fn uwsgi_without_die_on_term_is_killed_after_the_grace_period() {
         .request("{ path: /hello }")
         .assertion("\"error_rate == 0\"")
         .run();
-    if run.code != Some(0) {
-        panic!(
-            "uwsgi without --die-on-term: benchrig exited with {:?}\n{}\n{}",
-            run.code,
-            run.stderr,
-            run.logs()
-        );
-    }
+    run.expect_code(0);
     let note = run.variant_record("uwsgi-reloads")["stop_note"].clone();
     let note = note.as_str().unwrap_or_else(|| {
         panic!(
@@ -521,23 +498,15 @@ fn uwsgi_without_die_on_term_is_killed_after_the_grace_period() {
         note.contains("did not exit within 2s") && note.contains("was killed"),
         "uwsgi without --die-on-term: stop_note = {note:?}"
     );
-    assert!(
-        run.report().contains("was killed"),
-        "the report notes the SIGKILL:\n{}",
-        run.report()
-    );
+    // The report notes the SIGKILL.
+    run.report_contains("was killed");
     assert!(
         run.log("uwsgi-reloads").contains("reloading"),
         "uwsgi logged no reload on SIGTERM:\n{}",
         run.log("uwsgi-reloads")
     );
-    let groups = run.process_groups();
-    assert_eq!(groups.len(), 1, "{}", run.stderr);
-    let left = members_of_group(groups[0]);
-    assert!(
-        left.is_empty(),
-        "uwsgi without --die-on-term: processes {left:?} survived"
-    );
+    assert_eq!(run.process_groups().len(), 1, "{}", run.stderr);
+    run.assert_no_process_left(1);
 }
 
 /// Trap: hypercorn with workers spawns them (multiprocessing), and a worker left behind would
@@ -556,14 +525,7 @@ fn hypercorn_workers_leave_nothing_behind() {
         .request("{ path: /hello }")
         .assertion("\"error_rate == 0\"")
         .run();
-    if run.code != Some(0) {
-        panic!(
-            "hypercorn --workers 2: benchrig exited with {:?}\n{}\n{}",
-            run.code,
-            run.stderr,
-            run.logs()
-        );
-    }
+    run.expect_code(0);
     let groups = run.process_groups();
     assert_eq!(groups.len(), 2, "{}", run.stderr);
     for (variant, pgid) in ["to-group", "to-leader"].into_iter().zip(groups) {

