@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use benchrig::compare::COMPARED_METRICS;
+use benchrig::metrics;
 
 use crate::support::{assert_contains, benchrig, repo_root, Experiment, Output, Row};
 
@@ -148,14 +148,15 @@ fn identical_reports_are_the_same_everywhere_and_exit_0() {
         out.stdout
     );
     // Two variants × two phases × every compared metric, each the same.
-    assert!(COMPARED_METRICS.contains(&"rps") && COMPARED_METRICS.contains(&"p99_ms"));
+    let judged: Vec<&str> = metrics::judged().map(|m| m.name).collect();
+    assert!(judged.contains(&"rps") && judged.contains(&"p99_ms"));
     let rows = table_lines(&out.stdout);
-    assert_eq!(rows.len(), 2 * 2 * COMPARED_METRICS.len(), "{}", out.stdout);
+    assert_eq!(rows.len(), 2 * 2 * judged.len(), "{}", out.stdout);
     for line in &rows {
         assert_contains(line, "  same  ");
         assert!(!line.contains("regression"), "{line}");
     }
-    for metric in COMPARED_METRICS {
+    for metric in judged {
         out.row("slow", "open", metric);
     }
     out.stdout_lacks("WARNING");
