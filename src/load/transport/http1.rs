@@ -16,6 +16,12 @@
 //! fields, an unrequested 101) is [`ErrorClass::Other`], as hyper's parse errors are for the
 //! reqwest path.
 //!
+//! Re-sending: when a reused connection turns out closed before any byte of the response
+//! arrived (the server closed it while idle, and the request raced the close), an idempotent
+//! request is sent once more on a fresh connection and counted in [`Exchange::retries`]; any
+//! other request, and any failure after a byte arrived or after the re-send, is an error of its
+//! class (see [`may_resend`]).
+//!
 //! Limits: one request in flight per connection (no pipelining); the request is written whole
 //! before the response is read, so a server that answers early and closes while a large body
 //! is still being sent yields Reset; http:// only. Sending needs a tokio runtime with I/O and
@@ -36,6 +42,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use super::{may_resend, Exchange, Target, Transport};
 use crate::results::ErrorClass;
 
 /// Read buffer of a connection at first: small, as there is one per VU (wrk uses 8 KiB).
@@ -49,6 +56,51 @@ const MAX_HEADERS: usize = 64;
 /// input is an error rather than a hang.
 const MAX_CHUNK_METADATA: usize = 64 * 1024;
 
+/// The lean client as a transport: the target's requests built once as bytes, one
+/// [`Http1Connection`] per VU.
+pub struct Http1Transport {
+    addr: SocketAddr,
+    /// Request bytes and timeout, by request index.
+    requests: Vec<(Http1Request, Duration)>,
+}
+
+impl Http1Transport {
+    /// `None` when the lean client cannot send these requests: the address did not resolve, or
+    /// a request is not plain http://.
+    pub fn for_target(target: &Target, keep_alive: bool) -> Option<Http1Transport> {
+        let requests = target
+            .requests
+            .iter()
+            .map(|r| {
+                let built = Http1Request::build(&r.method, &r.url, &r.headers, &r.body, keep_alive);
+                built.map(|request| (request, r.timeout))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        Some(Http1Transport {
+            addr: target.addr?,
+            requests,
+        })
+    }
+}
+
+impl Transport for Http1Transport {
+    type Connection = Http1Connection;
+
+    fn connection(&self) -> Http1Connection {
+        Http1Connection::new(self.addr)
+    }
+
+    async fn send(&self, connection: &mut Http1Connection, request: usize) -> Exchange {
+        let (request, timeout) = &self.requests[request];
+        let outcome = connection.send(request, *timeout).await;
+        Exchange {
+            outcome,
+            retries: u32::from(connection.resent()),
+        }
+    }
+}
+
 /// A request prepared once: the complete HTTP/1.1 request bytes (request line, Host, headers,
 /// Content-Length, body), cloned cheaply for every send.
 #[derive(Debug, Clone)]
@@ -58,6 +110,8 @@ pub struct Http1Request {
     head: bool,
     /// The request asks the server to close the connection after the response.
     close: bool,
+    /// The request may be sent again if its reused connection was closed under it.
+    resendable: bool,
 }
 
 impl Http1Request {
@@ -130,6 +184,7 @@ impl Http1Request {
             bytes: bytes.freeze(),
             head: *method == Method::HEAD,
             close,
+            resendable: may_resend(method),
         })
     }
 }
@@ -153,6 +208,7 @@ impl Http1Connection {
                 start: 0,
                 end: 0,
                 in_flight: false,
+                resent: false,
                 #[cfg(test)]
                 connects: 0,
             },
@@ -165,7 +221,8 @@ impl Http1Connection {
     /// whole response.
     ///
     /// A kept-alive connection that turns out to be closed before any byte of the response
-    /// arrives (the server closed it while idle) is reopened and the request sent again, once.
+    /// arrives (the server closed it while idle) is reopened and an idempotent request sent
+    /// again, once; [`resent`](Self::resent) tells.
     pub async fn send(
         &mut self,
         request: &Http1Request,
@@ -204,6 +261,11 @@ impl Http1Connection {
         outcome
     }
 
+    /// Whether the last send re-sent its request on a fresh connection (whatever came of it).
+    pub fn resent(&self) -> bool {
+        self.io.resent
+    }
+
     /// Makes sure the timer fires no later than `deadline`; an earlier firing is re-armed by
     /// `send`, which happens about once per timeout period rather than once per request.
     fn arm(&mut self, deadline: Instant) {
@@ -217,9 +279,10 @@ impl Http1Connection {
 
 /// Why a round trip failed.
 enum Failure {
-    /// The connection was closed before any byte of the response arrived: on a reused
-    /// connection the server most likely closed it while idle, so the request is sent again.
-    Stale,
+    /// The connection was closed before any byte of the response arrived (or the request
+    /// could not be written): on a reused connection the server most likely closed it while
+    /// idle, and may never have seen the request.
+    Unanswered,
     Error(ErrorClass),
 }
 
@@ -242,6 +305,8 @@ struct Io {
     /// An exchange started and did not finish (its future was dropped): where the stream
     /// stands in the response is unknown, so it cannot be reused.
     in_flight: bool,
+    /// The current or last exchange sent its request a second time.
+    resent: bool,
     #[cfg(test)]
     connects: u32,
 }
@@ -252,6 +317,7 @@ impl Io {
             self.disconnect();
         }
         self.in_flight = true;
+        self.resent = false;
         let outcome = self.exchange_with_retry(request).await;
         self.in_flight = false;
         if outcome.is_err() {
@@ -264,19 +330,20 @@ impl Io {
         &mut self,
         request: &Http1Request,
     ) -> Result<(u16, u64), ErrorClass> {
-        // A stream kept from an earlier send has served a complete response.
-        let mut reused = self.stream.is_some();
+        // A stream kept from an earlier send has served a complete response; a fresh one
+        // closing without an answer is the server's doing, not a stale connection.
+        let reused = self.stream.is_some();
         loop {
             if self.stream.is_none() {
                 self.connect().await?;
             }
             match self.round_trip(request).await {
                 Ok(response) => return Ok(response),
-                Err(Failure::Stale) if reused => {
+                Err(Failure::Unanswered) if reused && request.resendable && !self.resent => {
                     self.disconnect();
-                    reused = false;
+                    self.resent = true;
                 }
-                Err(Failure::Stale) => return Err(ErrorClass::Reset),
+                Err(Failure::Unanswered) => return Err(ErrorClass::Reset),
                 Err(Failure::Error(class)) => return Err(class),
             }
         }
@@ -307,7 +374,7 @@ impl Io {
     async fn round_trip(&mut self, request: &Http1Request) -> Result<(u16, u64), Failure> {
         let stream = self.stream.as_mut().expect("connected before a round trip");
         if stream.write_all(&request.bytes).await.is_err() {
-            return Err(Failure::Stale);
+            return Err(Failure::Unanswered);
         }
         let mut received = self.start < self.end;
         let head = loop {
@@ -327,9 +394,9 @@ impl Io {
             }
             match self.fill().await {
                 Ok(0) if received => return Err(ErrorClass::Reset.into()),
-                Ok(0) => return Err(Failure::Stale),
+                Ok(0) => return Err(Failure::Unanswered),
                 Ok(_) => received = true,
-                Err(e) if !received && is_closed(&e) => return Err(Failure::Stale),
+                Err(e) if !received && is_closed(&e) => return Err(Failure::Unanswered),
                 Err(_) => return Err(ErrorClass::Reset.into()),
             }
         };
@@ -1080,40 +1147,174 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn request_dropped_by_the_server_is_retried_once() {
-        // Connection 0 answers once, then drops the next request unread (a reset). Connection
-        // 1 answers; connections 2 and later close without answering.
-        let (addr, accepted) = serve(|mut peer, index| async move {
-            if index <= 1 && peer.request().await.is_some() {
-                peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                    .await;
-            }
-            if index == 0 {
-                let _ = peer.stream.readable().await;
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            } else if index >= 2 {
-                let _ = peer.request().await;
+    /// How connection 0 of [`drops_its_second_request`] treats the request it leaves unanswered.
+    #[derive(Clone, Copy)]
+    enum Dropping {
+        /// Closes the connection (FIN) after reading it.
+        Close,
+        /// Resets the connection (RST) after reading it.
+        Reset,
+        /// Sends the start of a response head, then resets.
+        PartlyAnswer,
+    }
+
+    /// A server whose connection 0 answers its first request and drops its second as `how`
+    /// says; connection 1 answers every request unless `second_connection_drops` (then it
+    /// reads one and closes), and later connections read one request and close. Returns its
+    /// address, the connections accepted, and the requests it read.
+    async fn drops_its_second_request(
+        how: Dropping,
+        second_connection_drops: bool,
+    ) -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = received.clone();
+        let (addr, accepted) = serve(move |mut peer, index| {
+            let received = counter.clone();
+            async move {
+                let mut answered = 0;
+                while peer.request().await.is_some() {
+                    received.fetch_add(1, Ordering::SeqCst);
+                    let drops = match index {
+                        0 => answered == 1,
+                        1 => second_connection_drops,
+                        _ => true,
+                    };
+                    if !drops {
+                        peer.send(OK).await;
+                        answered += 1;
+                        continue;
+                    }
+                    match how {
+                        Dropping::Close => {}
+                        Dropping::Reset => peer.stream.set_zero_linger().unwrap(),
+                        Dropping::PartlyAnswer => {
+                            peer.send(b"HTTP/1.1 200 OK\r\nContent-Le").await;
+                            // A zero-linger close discards unsent bytes: let these leave first.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            peer.stream.set_zero_linger().unwrap();
+                        }
+                    }
+                    return;
+                }
             }
         })
         .await;
+        (addr, accepted, received)
+    }
+
+    fn post(addr: SocketAddr) -> Http1Request {
+        let url = Url::parse(&format!("http://{addr}/items")).unwrap();
+        let body = Bytes::from_static(b"{\"n\":1}");
+        Http1Request::build(&Method::POST, &url, &HeaderMap::new(), &body, true).unwrap()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn idempotent_request_unanswered_on_a_reused_connection_is_sent_again_once() {
+        for how in [Dropping::Close, Dropping::Reset] {
+            let (addr, accepted, received) = drops_its_second_request(how, false).await;
+            let mut connection = Http1Connection::new(addr);
+            assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
+            assert!(!connection.resent());
+            // Dropped on reused connection 0, sent again on connection 1.
+            assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
+            assert!(connection.resent());
+            assert_eq!(accepted.load(Ordering::SeqCst), 2);
+            assert_eq!(received.load(Ordering::SeqCst), 3);
+            // Connection 1 carries on; nothing is sent twice.
+            let put = request(Method::PUT, addr, "/", true);
+            assert_eq!(connection.send(&put, LONG).await, Ok((200, 2)));
+            assert!(!connection.resent());
+            assert_eq!(received.load(Ordering::SeqCst), 4);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn post_unanswered_on_a_reused_connection_is_an_error_not_sent_again() {
+        for how in [Dropping::Close, Dropping::Reset] {
+            let (addr, accepted, received) = drops_its_second_request(how, false).await;
+            let mut connection = Http1Connection::new(addr);
+            assert_eq!(connection.send(&post(addr), LONG).await, Ok((200, 2)));
+            assert_eq!(
+                connection.send(&post(addr), LONG).await,
+                Err(ErrorClass::Reset)
+            );
+            assert!(!connection.resent());
+            assert_eq!(received.load(Ordering::SeqCst), 2, "the POST arrived once");
+            assert_eq!(
+                accepted.load(Ordering::SeqCst),
+                1,
+                "no new connection for it"
+            );
+            // The next request opens connection 1.
+            assert_eq!(connection.send(&post(addr), LONG).await, Ok((200, 2)));
+            assert_eq!(received.load(Ordering::SeqCst), 3);
+            assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn request_that_got_part_of_a_response_is_not_sent_again() {
+        let (addr, accepted, received) =
+            drops_its_second_request(Dropping::PartlyAnswer, false).await;
         let mut connection = Http1Connection::new(addr);
         assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
-        // Dropped on reused connection 0, sent again on connection 1.
-        assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        // Dropped on reused connection 1, then on fresh connection 2: not retried again.
         assert_eq!(
             connection.send(&get(addr), LONG).await,
             Err(ErrorClass::Reset)
         );
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        assert!(!connection.resent());
+        assert_eq!(received.load(Ordering::SeqCst), 2);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_is_sent_again_at_most_once() {
+        let (addr, accepted, received) = drops_its_second_request(Dropping::Close, true).await;
+        let mut connection = Http1Connection::new(addr);
+        assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
+        // Dropped on reused connection 0, sent again on connection 1, dropped there too.
+        assert_eq!(
+            connection.send(&get(addr), LONG).await,
+            Err(ErrorClass::Reset)
+        );
+        assert!(connection.resent(), "the failed request was re-sent once");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(received.load(Ordering::SeqCst), 3);
         // A fresh connection that closes without a response is an error straight away.
         assert_eq!(
             connection.send(&get(addr), LONG).await,
             Err(ErrorClass::Reset)
         );
-        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        assert!(!connection.resent());
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        assert_eq!(received.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_transport_reports_re_sends() {
+        let (addr, _, _) = drops_its_second_request(Dropping::Close, false).await;
+        let target = Target::at(
+            &format!("http://{addr}"),
+            &[crate::manifest::RequestPlan {
+                name: "get".to_owned(),
+                method: Method::GET,
+                path: "/".to_owned(),
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+                weight: 1,
+                timeout: LONG,
+            }],
+        )
+        .unwrap();
+        let transport = Http1Transport::for_target(&target, true).unwrap();
+        let mut connection = transport.connection();
+        let first = transport.send(&mut connection, 0).await;
+        let second = transport.send(&mut connection, 0).await;
+        assert_eq!(
+            (first.outcome, first.retries, second.outcome, second.retries),
+            (Ok((200, 2)), 0, Ok((200, 2)), 1)
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
