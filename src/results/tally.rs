@@ -76,9 +76,9 @@ pub struct Tally {
     pub dropped: u64,
     /// Open model: requests sent more than LAG_THRESHOLD_US after their intended time.
     pub lagged: u64,
-    /// Requests sent a second time on a fresh connection because the reused connection they
-    /// went out on was closed before any byte of the response came. Each such request counts
-    /// once in `requests()`, with the outcome of its last send.
+    /// Re-sends: times a request went out again on a fresh connection because the reused
+    /// connection it was sent on closed before any byte of the response came. A re-sent request
+    /// counts once in `requests()`, with the outcome of its last send.
     pub retries: u64,
 }
 
