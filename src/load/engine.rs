@@ -1,5 +1,5 @@
 //! The load engine's hot path: worker threads, each a single-threaded runtime with its own
-//! HTTP client and recorder. Closed models run virtual users (VUs) as local tasks; the open
+//! transport and recorder. Closed models run virtual users (VUs) as local tasks; the open
 //! model runs an arrival loop that sends each request at its intended time, whatever the
 //! server does. Nothing is shared between workers but the phase clock, the iteration counter,
 //! the live counters and the cancel flag.
@@ -10,100 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, CONNECTION};
-use reqwest::{Client, Method, Url};
-
-use super::errors::classify;
-use super::http1::{Http1Connection, Http1Request};
-use super::recorder::{Outcome, RawSink, Recorder, Timing};
+use super::recorder::{RawSink, Recorder, Timing};
+use super::target::Target;
 use super::timer::PreciseTimer;
-use crate::manifest::{
-    ClientSettings, HttpClient, LoadModel, PhasePlan, Ramp, RequestPlan, StopCondition,
-};
+use super::transport::{with_transport, OnTransport, Outcome, Transport};
+use crate::manifest::{ClientSettings, LoadModel, PhasePlan, Ramp, StopCondition};
 use crate::results::{PhaseRecording, Tally, Timeline};
-
-/// A request ready to send: URL parsed and body built once, cloned cheaply per request.
-#[derive(Debug, Clone)]
-struct PreparedRequest {
-    method: Method,
-    url: Url,
-    headers: HeaderMap,
-    body: Bytes,
-    timeout: Duration,
-}
-
-/// The requests of an experiment aimed at one variant's address, with their weights.
-#[derive(Debug, Clone)]
-pub struct Target {
-    names: Vec<String>,
-    /// The server's address, for the lean HTTP/1.1 client; `None` if it did not resolve.
-    addr: Option<std::net::SocketAddr>,
-    requests: Arc<[PreparedRequest]>,
-    /// Running sum of weights, for weighted picking.
-    cumulative_weights: Arc<[u64]>,
-}
-
-impl Target {
-    /// The requests aimed at a variant listening on 127.0.0.1:`port`.
-    pub fn new(port: u16, requests: &[RequestPlan]) -> Result<Target, String> {
-        Self::at(&format!("http://127.0.0.1:{port}"), requests)
-    }
-
-    /// The requests aimed at `base` (scheme and authority, e.g. `http://127.0.0.1:8080`).
-    pub fn at(base: &str, requests: &[RequestPlan]) -> Result<Target, String> {
-        let prepared = requests
-            .iter()
-            .map(|r| {
-                let url = format!("{base}{}", r.path);
-                Ok(PreparedRequest {
-                    method: r.method.clone(),
-                    url: Url::parse(&url).map_err(|e| format!("invalid URL {url}: {e}"))?,
-                    headers: r.headers.clone(),
-                    body: r.body.clone(),
-                    timeout: r.timeout,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        let cumulative_weights = requests
-            .iter()
-            .scan(0u64, |sum, r| {
-                *sum += u64::from(r.weight);
-                Some(*sum)
-            })
-            .collect();
-        let addr = Url::parse(base).ok().and_then(|url| {
-            use std::net::ToSocketAddrs;
-            let host = url.host_str()?.trim_matches(['[', ']']).to_owned();
-            (host, url.port_or_known_default()?)
-                .to_socket_addrs()
-                .ok()?
-                .next()
-        });
-        Ok(Target {
-            names: requests.iter().map(|r| r.name.clone()).collect(),
-            addr,
-            requests: prepared.into(),
-            cumulative_weights,
-        })
-    }
-
-    pub fn request_names(&self) -> &[String] {
-        &self.names
-    }
-
-    fn pick(&self, rng: &mut fastrand::Rng) -> usize {
-        if self.requests.len() == 1 {
-            return 0;
-        }
-        let total = *self
-            .cumulative_weights
-            .last()
-            .expect("at least one request");
-        let ticket = rng.u64(0..total);
-        self.cumulative_weights.partition_point(|&w| w <= ticket)
-    }
-}
 
 /// Counters a progress display reads while a phase runs, and a way to end the phase early.
 /// Each counter sits on its own cache line so workers updating one do not slow the other.
@@ -248,7 +160,8 @@ pub async fn run_phase(
             .expect("cannot start a load worker thread");
         done.push(rx);
     }
-    let mut by_request: Vec<Tally> = target.names.iter().map(|_| Tally::new()).collect();
+    let names = target.request_names();
+    let mut by_request: Vec<Tally> = names.iter().map(|_| Tally::new()).collect();
     let mut timeline = Timeline::default();
     let mut last_completion = None;
     for rx in done {
@@ -274,7 +187,7 @@ pub async fn run_phase(
     };
     PhaseRecording {
         elapsed,
-        by_request: target.names.iter().cloned().zip(by_request).collect(),
+        by_request: names.iter().cloned().zip(by_request).collect(),
         timeline,
         offered_rps,
         workers,
@@ -288,69 +201,32 @@ struct WorkerOutcome {
 }
 
 /// The state the tasks of one worker share, on that worker's thread only.
-/// The lean HTTP/1.1 path: requests built once as bytes, and the open model's idle connections.
-struct Lean {
-    addr: std::net::SocketAddr,
-    requests: Vec<Http1Request>,
-    idle: RefCell<Vec<Http1Connection>>,
-}
-
-impl Lean {
-    /// The lean path where the phase allows it: HTTP/1.1, a resolved address, requests it can
-    /// build, and no `client: reqwest` in the manifest.
-    fn for_phase(settings: &ClientSettings, target: &Target) -> Option<Lean> {
-        if settings.client == HttpClient::Reqwest || settings.http2 {
-            return None;
-        }
-        let requests = target
-            .requests
-            .iter()
-            .map(|r| {
-                Http1Request::build(&r.method, &r.url, &r.headers, &r.body, settings.keep_alive)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .ok()?;
-        Some(Lean {
-            addr: target.addr?,
-            requests,
-            idle: RefCell::new(Vec::new()),
-        })
-    }
-}
-
-struct WorkerContext {
+struct WorkerContext<T: Transport> {
     shared: Arc<PhaseShared>,
     target: Target,
-    client: Client,
-    lean: Option<Lean>,
+    transport: T,
+    /// Open model: connections not in use, kept for the next arrivals.
+    idle: RefCell<Vec<T::Connection>>,
     start: Instant,
     recorder: RefCell<Recorder>,
     last_completion: Cell<Option<Instant>>,
 }
 
-impl WorkerContext {
-    /// Sends request `index` and records it; `due` is its intended time in the open model
-    /// (the closed model sends when due). `connection`: the lean client's, when in use.
+impl<T: Transport> WorkerContext<T> {
+    /// Sends request `index` on `connection` and records it; `due` is its intended time in the
+    /// open model (the closed model sends when due).
     async fn send_and_record(
         &self,
         index: usize,
         vu: u32,
         due: Option<Instant>,
-        connection: Option<&mut Http1Connection>,
+        connection: &mut T::Connection,
     ) {
         let sent = Instant::now();
         let scheduled = due.unwrap_or(sent);
-        let request = &self.target.requests[index];
-        let outcome = match (connection, &self.lean) {
-            (Some(connection), Some(lean)) => {
-                connection
-                    .send(&lean.requests[index], request.timeout)
-                    .await
-            }
-            _ => send(&self.client, request, self.shared.client.keep_alive).await,
-        };
+        let exchange = self.transport.send(connection, index).await;
         let completed = Instant::now();
-        self.shared.live.count(&outcome);
+        self.shared.live.count(&exchange.outcome);
         let timing = Timing {
             scheduled: scheduled - self.start,
             sent: sent - self.start,
@@ -358,29 +234,13 @@ impl WorkerContext {
         };
         self.recorder
             .borrow_mut()
-            .record(index, vu, timing, outcome);
+            .record(index, vu, timing, exchange);
         self.last_completion.set(Some(completed));
     }
 }
 
-fn build_client(settings: &ClientSettings) -> Client {
-    let mut builder = Client::builder().no_proxy().tcp_nodelay(true);
-    builder = if settings.keep_alive {
-        builder.pool_max_idle_per_host(usize::MAX)
-    } else {
-        builder.pool_max_idle_per_host(0)
-    };
-    builder = if settings.http2 {
-        builder.http2_prior_knowledge()
-    } else {
-        builder.http1_only()
-    };
-    builder
-        .build()
-        .expect("an HTTP client without TLS always builds")
-}
-
-/// One worker thread: a current-thread runtime running its share of the phase.
+/// One worker thread: a current-thread runtime running its share of the phase on the phase's
+/// transport.
 fn run_worker(
     shared: &Arc<PhaseShared>,
     target: &Target,
@@ -395,60 +255,86 @@ fn run_worker(
     if let Some(cpus) = &shared.client.cpus {
         crate::affinity::pin_current_thread(&[cpus[worker % cpus.len()]], "a load thread");
     }
-    let client = build_client(&shared.client);
-    let lean = Lean::for_phase(&shared.client, target);
-    let recorder = Recorder::new(target.names.len(), shared.load.is_open(), raw);
-    // Every worker is ready before the clock starts, so thread start-up is not measured.
-    shared.barrier.wait();
-    let start = *shared.start.get_or_init(Instant::now);
-    let context = Rc::new(WorkerContext {
-        shared: shared.clone(),
-        target: target.clone(),
-        client,
-        lean,
-        start,
-        recorder: RefCell::new(recorder),
-        last_completion: Cell::new(None),
-    });
-    let local = tokio::task::LocalSet::new();
-    match &shared.load {
-        LoadModel::Closed { .. } | LoadModel::RampingVus(_) => {
-            // VUs are numbered from 1 and dealt round-robin to the workers.
-            let vus = shared.load.concurrency();
-            for vu in (1..=vus).filter(|vu| (*vu as usize - 1) % shared.workers == worker) {
-                local.spawn_local(run_vu(vu, context.clone()));
+    let job = WorkerJob {
+        runtime: &runtime,
+        shared,
+        target,
+        worker,
+        raw,
+    };
+    with_transport(&shared.client, target, job)
+}
+
+/// What a worker runs once its transport is chosen.
+struct WorkerJob<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    shared: &'a Arc<PhaseShared>,
+    target: &'a Target,
+    worker: usize,
+    raw: Option<RawSink>,
+}
+
+impl OnTransport for WorkerJob<'_> {
+    type Output = WorkerOutcome;
+
+    fn run<T: Transport>(self, transport: T) -> WorkerOutcome {
+        let WorkerJob {
+            runtime,
+            shared,
+            target,
+            worker,
+            raw,
+        } = self;
+        let recorder = Recorder::new(target.request_names().len(), shared.load.is_open(), raw);
+        // Every worker is ready before the clock starts, so thread start-up is not measured.
+        shared.barrier.wait();
+        let start = *shared.start.get_or_init(Instant::now);
+        let context = Rc::new(WorkerContext {
+            shared: shared.clone(),
+            target: target.clone(),
+            transport,
+            idle: RefCell::new(Vec::new()),
+            start,
+            recorder: RefCell::new(recorder),
+            last_completion: Cell::new(None),
+        });
+        let local = tokio::task::LocalSet::new();
+        match &shared.load {
+            LoadModel::Closed { .. } | LoadModel::RampingVus(_) => {
+                // VUs are numbered from 1 and dealt round-robin to the workers.
+                let vus = shared.load.concurrency();
+                for vu in (1..=vus).filter(|vu| (*vu as usize - 1) % shared.workers == worker) {
+                    local.spawn_local(run_vu(vu, context.clone()));
+                }
+            }
+            LoadModel::Open {
+                rate,
+                max_in_flight,
+            } => {
+                let cap = (*max_in_flight as usize).div_ceil(shared.workers);
+                local.spawn_local(run_arrivals(worker, rate.clone(), cap, context.clone()));
             }
         }
-        LoadModel::Open {
-            rate,
-            max_in_flight,
-        } => {
-            let cap = (*max_in_flight as usize).div_ceil(shared.workers);
-            local.spawn_local(run_arrivals(worker, rate.clone(), cap, context.clone()));
+        runtime.block_on(local);
+        let context = Rc::try_unwrap(context)
+            .ok()
+            .expect("all tasks of the worker have finished");
+        let (tallies, timeline) = context.recorder.into_inner().finish();
+        WorkerOutcome {
+            tallies,
+            timeline,
+            last_completion: context.last_completion.get(),
         }
-    }
-    runtime.block_on(local);
-    let context = Rc::try_unwrap(context)
-        .ok()
-        .expect("all tasks of the worker have finished");
-    let (tallies, timeline) = context.recorder.into_inner().finish();
-    WorkerOutcome {
-        tallies,
-        timeline,
-        last_completion: context.last_completion.get(),
     }
 }
 
 /// A closed-model virtual user: request, response, think, repeat.
-async fn run_vu(vu: u32, context: Rc<WorkerContext>) {
+async fn run_vu<T: Transport>(vu: u32, context: Rc<WorkerContext<T>>) {
     let shared = &context.shared;
     let start = context.start;
     let mut rng = fastrand::Rng::with_seed(u64::from(vu));
     // One connection per VU, as wrk keeps one per connection slot.
-    let mut connection = context
-        .lean
-        .as_ref()
-        .map(|lean| Http1Connection::new(lean.addr));
+    let mut connection = context.transport.connection();
     loop {
         if let LoadModel::RampingVus(ramp) = &shared.load {
             if !wait_until_active(ramp, vu, start, shared).await {
@@ -460,7 +346,7 @@ async fn run_vu(vu: u32, context: Rc<WorkerContext>) {
         }
         let index = context.target.pick(&mut rng);
         context
-            .send_and_record(index, vu, None, connection.as_mut())
+            .send_and_record(index, vu, None, &mut connection)
             .await;
         if let Some(think) = shared.think {
             if !shared.worth_waiting(start, think) {
@@ -490,7 +376,12 @@ async fn wait_until_active(ramp: &Ramp, vu: u32, start: Instant, shared: &PhaseS
 /// The open model on one worker: request k (counting over all workers) is due at the time the
 /// rate schedule says; this worker sends every k ≡ worker (mod workers). A request due while
 /// `cap` of this worker's requests are outstanding is dropped and counted, never delayed.
-async fn run_arrivals(worker: usize, rate: Ramp, cap: usize, context: Rc<WorkerContext>) {
+async fn run_arrivals<T: Transport>(
+    worker: usize,
+    rate: Ramp,
+    cap: usize,
+    context: Rc<WorkerContext<T>>,
+) {
     let start = context.start;
     let in_flight = Rc::new(Cell::new(0usize));
     let timer = PreciseTimer::new();
@@ -513,18 +404,12 @@ async fn run_arrivals(worker: usize, rate: Ramp, cap: usize, context: Rc<WorkerC
             let (context, in_flight) = (context.clone(), in_flight.clone());
             tokio::task::spawn_local(async move {
                 // Reuse an idle connection of this worker, or open one.
-                let mut connection = context.lean.as_ref().map(|lean| {
-                    lean.idle
-                        .borrow_mut()
-                        .pop()
-                        .unwrap_or_else(|| Http1Connection::new(lean.addr))
-                });
+                let idle = context.idle.borrow_mut().pop();
+                let mut connection = idle.unwrap_or_else(|| context.transport.connection());
                 context
-                    .send_and_record(index, 0, Some(due), connection.as_mut())
+                    .send_and_record(index, 0, Some(due), &mut connection)
                     .await;
-                if let (Some(lean), Some(connection)) = (&context.lean, connection) {
-                    lean.idle.borrow_mut().push(connection);
-                }
+                context.idle.borrow_mut().push(connection);
                 in_flight.set(in_flight.get() - 1);
             });
         }
@@ -532,65 +417,9 @@ async fn run_arrivals(worker: usize, rate: Ramp, cap: usize, context: Rc<WorkerC
     }
 }
 
-/// Sends one request and reads the whole body: latency covers the complete response.
-async fn send(client: &Client, request: &PreparedRequest, keep_alive: bool) -> Outcome {
-    let mut builder = client
-        .request(request.method.clone(), request.url.clone())
-        .timeout(request.timeout);
-    if !request.headers.is_empty() {
-        builder = builder.headers(request.headers.clone());
-    }
-    if !keep_alive {
-        builder = builder.header(CONNECTION, HeaderValue::from_static("close"));
-    }
-    if !request.body.is_empty() {
-        builder = builder.body(request.body.clone());
-    }
-    let mut response = builder.send().await.map_err(|e| classify(&e))?;
-    let status = response.status().as_u16();
-    let mut bytes = 0u64;
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
-        bytes += chunk.len() as u64;
-    }
-    Ok((status, bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(path: &str, weight: u32) -> RequestPlan {
-        RequestPlan {
-            name: path.to_owned(),
-            method: Method::GET,
-            path: path.to_owned(),
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-            weight,
-            timeout: Duration::from_secs(1),
-        }
-    }
-
-    #[test]
-    fn weighted_picking_follows_the_weights() {
-        let target = Target::new(1, &[request("/a", 3), request("/b", 1)]).unwrap();
-        let mut rng = fastrand::Rng::with_seed(7);
-        let mut counts = [0u32; 2];
-        for _ in 0..40_000 {
-            counts[target.pick(&mut rng)] += 1;
-        }
-        let share = f64::from(counts[0]) / 40_000.0;
-        assert!((share - 0.75).abs() < 0.01, "share of /a was {share}");
-    }
-
-    #[test]
-    fn urls_point_at_the_variant_port() {
-        let target = Target::new(4321, &[request("/sleep?ms=20", 1)]).unwrap();
-        assert_eq!(
-            target.requests[0].url.as_str(),
-            "http://127.0.0.1:4321/sleep?ms=20"
-        );
-    }
 
     #[test]
     fn workers_never_exceed_the_concurrency() {

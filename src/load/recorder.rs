@@ -4,6 +4,7 @@
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
+use super::transport::Exchange;
 use crate::results::{ErrorClass, Tally, Timeline};
 
 /// Rows per batch sent to the raw writer: large enough that sending costs nothing per request.
@@ -42,9 +43,6 @@ pub enum RawMessage {
 
 pub type RawSink = Sender<RawMessage>;
 
-/// The outcome of one request: a complete response (status, body bytes) or why none came.
-pub type Outcome = Result<(u16, u64), ErrorClass>;
-
 /// When a request was due, sent and completed, as offsets from the phase start. In the closed
 /// model a request is due when it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,12 +74,18 @@ impl Recorder {
         }
     }
 
-    pub fn record(&mut self, request: usize, vu: u32, timing: Timing, outcome: Outcome) {
+    pub fn record(&mut self, request: usize, vu: u32, timing: Timing, exchange: Exchange) {
+        let Exchange { outcome, retries } = exchange;
         let latency_us = micros(timing.completed.saturating_sub(timing.scheduled));
         let tally = &mut self.tallies[request];
         match outcome {
             Ok((status, bytes)) => tally.record_response(latency_us, status, bytes),
             Err(class) => tally.record_error(class),
+        }
+        if retries > 0 {
+            tally.record_retries(u64::from(retries));
+            self.timeline
+                .record_retries(micros(timing.completed), u64::from(retries));
         }
         if self.open {
             let service = timing.completed.saturating_sub(timing.sent);
@@ -156,6 +160,13 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    fn once(outcome: crate::load::Outcome) -> Exchange {
+        Exchange {
+            outcome,
+            retries: 0,
+        }
+    }
+
     fn closed(start: u64, latency: u64) -> Timing {
         Timing {
             scheduled: ms(start),
@@ -168,8 +179,8 @@ mod tests {
     fn records_into_tallies_and_batches_raw_rows() {
         let (tx, rx) = std::sync::mpsc::channel();
         let mut recorder = Recorder::new(2, false, Some(tx));
-        recorder.record(0, 1, closed(5, 2), Ok((200, 12)));
-        recorder.record(1, 2, closed(6, 3), Err(ErrorClass::Reset));
+        recorder.record(0, 1, closed(5, 2), once(Ok((200, 12))));
+        recorder.record(1, 2, closed(6, 3), once(Err(ErrorClass::Reset)));
         let (tallies, timeline) = recorder.finish();
         assert_eq!(tallies[0].responses(), 1);
         assert_eq!(tallies[1].transport_errors.total(), 1);
@@ -190,6 +201,28 @@ mod tests {
     }
 
     #[test]
+    fn re_sends_are_counted_by_request_and_second_not_as_requests() {
+        let mut recorder = Recorder::new(2, false, None);
+        let resent = |outcome| Exchange {
+            outcome,
+            retries: 1,
+        };
+        recorder.record(0, 1, closed(5, 2), resent(Ok((200, 2))));
+        recorder.record(0, 1, closed(1_500, 2), resent(Err(ErrorClass::Reset)));
+        recorder.record(1, 2, closed(1_600, 2), once(Ok((200, 2))));
+        let (tallies, timeline) = recorder.finish();
+        assert_eq!((tallies[0].retries, tallies[0].requests()), (2, 2));
+        assert_eq!(tallies[0].transport_errors.get(ErrorClass::Reset), 1);
+        assert_eq!(tallies[1].retries, 0);
+        let by_second: Vec<(u64, u64)> = timeline
+            .seconds
+            .iter()
+            .map(|s| (s.requests, s.retries))
+            .collect();
+        assert_eq!(by_second, [(1, 1), (2, 1)]);
+    }
+
+    #[test]
     fn open_model_latency_runs_from_the_intended_time() {
         let (tx, rx) = std::sync::mpsc::channel();
         let mut recorder = Recorder::new(1, true, Some(tx));
@@ -199,7 +232,7 @@ mod tests {
             sent: ms(15),
             completed: ms(17),
         };
-        recorder.record(0, 0, timing, Ok((200, 1)));
+        recorder.record(0, 0, timing, once(Ok((200, 1))));
         recorder.record_dropped(0, ms(20));
         let (tallies, _) = recorder.finish();
         let tally = &tallies[0];

@@ -76,6 +76,10 @@ pub struct Tally {
     pub dropped: u64,
     /// Open model: requests sent more than LAG_THRESHOLD_US after their intended time.
     pub lagged: u64,
+    /// Re-sends: times a request went out again on a fresh connection because the reused
+    /// connection it was sent on closed before any byte of the response came. A re-sent request
+    /// counts once in `requests()`, with the outcome of its last send.
+    pub retries: u64,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -108,6 +112,7 @@ impl Tally {
             bytes: 0,
             dropped: 0,
             lagged: 0,
+            retries: 0,
         }
     }
 
@@ -140,6 +145,11 @@ impl Tally {
         self.transport_errors.add(class, 1);
     }
 
+    /// A request was sent `n` more times than once.
+    pub fn record_retries(&mut self, n: u64) {
+        self.retries += n;
+    }
+
     pub fn merge(&mut self, other: &Tally) {
         self.latency
             .add(&other.latency)
@@ -148,6 +158,7 @@ impl Tally {
         merge_optional(&mut self.lag, &other.lag);
         self.dropped += other.dropped;
         self.lagged += other.lagged;
+        self.retries += other.retries;
         for (status, n) in &other.statuses {
             *self.statuses.entry(*status).or_insert(0) += n;
         }
@@ -189,6 +200,8 @@ pub struct Timeline {
 pub struct SecondTally {
     pub requests: u64,
     pub errors: u64,
+    /// Re-sends of the requests completed in this second (see [`Tally::retries`]).
+    pub retries: u64,
     /// Coarser than the phase histograms (2 significant digits): enough for a time series.
     pub latency: Histogram<u32>,
 }
@@ -198,6 +211,7 @@ impl SecondTally {
         SecondTally {
             requests: 0,
             errors: 0,
+            retries: 0,
             latency: Histogram::new_with_bounds(1, HIGHEST_TRACKABLE_US, 2)
                 .expect("valid histogram bounds"),
         }
@@ -224,11 +238,17 @@ impl Timeline {
         }
     }
 
+    /// `n` re-sends of a request that completed `completed_us` after the phase start.
+    pub fn record_retries(&mut self, completed_us: u64, n: u64) {
+        self.second((completed_us / 1_000_000) as usize).retries += n;
+    }
+
     pub fn merge(&mut self, other: &Timeline) {
         for (i, theirs) in other.seconds.iter().enumerate() {
             let ours = self.second(i);
             ours.requests += theirs.requests;
             ours.errors += theirs.errors;
+            ours.retries += theirs.retries;
             ours.latency
                 .add(&theirs.latency)
                 .expect("histograms with the same bounds merge");
@@ -250,7 +270,10 @@ mod tests {
         b.record_response(3_000, 200, 12);
         b.record_response(4_000, 404, 0);
         b.record_error(ErrorClass::Connect);
+        b.record_retries(1);
+        a.record_retries(2);
         a.merge(&b);
+        assert_eq!(a.retries, 3);
         assert_eq!(a.requests(), 6);
         assert_eq!(a.responses(), 4);
         assert_eq!(a.http_errors(), 2);
@@ -292,7 +315,11 @@ mod tests {
         t.record(2_500_000, None, true);
         let mut other = Timeline::default();
         other.record(1_000_000, Some(300), false);
+        other.record_retries(1_000_000, 1);
+        t.record_retries(2_500_000, 2);
         t.merge(&other);
+        let retries: Vec<u64> = t.seconds.iter().map(|s| s.retries).collect();
+        assert_eq!(retries, [0, 1, 2]);
         let counts: Vec<(u64, u64)> = t.seconds.iter().map(|s| (s.requests, s.errors)).collect();
         assert_eq!(counts, [(2, 1), (1, 0), (1, 1)]);
         assert_eq!(t.seconds[0].latency.len(), 2);

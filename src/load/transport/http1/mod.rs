@@ -16,14 +16,21 @@
 //! fields, an unrequested 101) is [`ErrorClass::Other`], as hyper's parse errors are for the
 //! reqwest path.
 //!
+//! Re-sending: when a reused connection turns out closed before any byte of the response
+//! arrived (the server closed it while idle, and the request raced the close), an idempotent
+//! request is sent once more on a fresh connection and counted in [`Exchange::retries`]; any
+//! other request, and any failure after a byte arrived or after the re-send, is an error of its
+//! class (see [`may_resend`]).
+//!
 //! Limits: one request in flight per connection (no pipelining); the request is written whole
 //! before the response is read, so a server that answers early and closes while a large body
 //! is still being sent yields Reset; http:// only. Sending needs a tokio runtime with I/O and
 //! time enabled.
 
+mod framing;
+
 use std::future::{poll_fn, Future};
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::task::Poll;
@@ -36,6 +43,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use self::framing::{has_token, parse_head, ChunkedDecoder, Framing};
+use super::{may_resend, Exchange, Target, Transport};
 use crate::results::ErrorClass;
 
 /// Read buffer of a connection at first: small, as there is one per VU (wrk uses 8 KiB).
@@ -43,11 +52,51 @@ const INITIAL_BUFFER: usize = 16 * 1024;
 /// The buffer grows up to this for a large head or a large body. A response head must fit in
 /// it, which caps heads at 64 KiB.
 const MAX_BUFFER: usize = 64 * 1024;
-/// Most header fields in a response head.
-const MAX_HEADERS: usize = 64;
-/// Cap on one chunk-size line (with its extensions) and on the trailer section, so endless
-/// input is an error rather than a hang.
-const MAX_CHUNK_METADATA: usize = 64 * 1024;
+
+/// The lean client as a transport: the target's requests built once as bytes, one
+/// [`Http1Connection`] per VU.
+pub struct Http1Transport {
+    addr: SocketAddr,
+    /// Request bytes and timeout, by request index.
+    requests: Vec<(Http1Request, Duration)>,
+}
+
+impl Http1Transport {
+    /// `None` when the lean client cannot send these requests: the address did not resolve, or
+    /// a request is not plain http://.
+    pub fn for_target(target: &Target, keep_alive: bool) -> Option<Http1Transport> {
+        let requests = target
+            .requests
+            .iter()
+            .map(|r| {
+                let built = Http1Request::build(&r.method, &r.url, &r.headers, &r.body, keep_alive);
+                built.map(|request| (request, r.timeout))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        Some(Http1Transport {
+            addr: target.addr?,
+            requests,
+        })
+    }
+}
+
+impl Transport for Http1Transport {
+    type Connection = Http1Connection;
+
+    fn connection(&self) -> Http1Connection {
+        Http1Connection::new(self.addr)
+    }
+
+    async fn send(&self, connection: &mut Http1Connection, request: usize) -> Exchange {
+        let (request, timeout) = &self.requests[request];
+        let outcome = connection.send(request, *timeout).await;
+        Exchange {
+            outcome,
+            retries: u32::from(connection.resent()),
+        }
+    }
+}
 
 /// A request prepared once: the complete HTTP/1.1 request bytes (request line, Host, headers,
 /// Content-Length, body), cloned cheaply for every send.
@@ -58,6 +107,8 @@ pub struct Http1Request {
     head: bool,
     /// The request asks the server to close the connection after the response.
     close: bool,
+    /// The request may be sent again if its reused connection was closed under it.
+    resendable: bool,
 }
 
 impl Http1Request {
@@ -130,6 +181,7 @@ impl Http1Request {
             bytes: bytes.freeze(),
             head: *method == Method::HEAD,
             close,
+            resendable: may_resend(method),
         })
     }
 }
@@ -153,6 +205,7 @@ impl Http1Connection {
                 start: 0,
                 end: 0,
                 in_flight: false,
+                resent: false,
                 #[cfg(test)]
                 connects: 0,
             },
@@ -165,7 +218,8 @@ impl Http1Connection {
     /// whole response.
     ///
     /// A kept-alive connection that turns out to be closed before any byte of the response
-    /// arrives (the server closed it while idle) is reopened and the request sent again, once.
+    /// arrives (the server closed it while idle) is reopened and an idempotent request sent
+    /// again, once; [`resent`](Self::resent) tells.
     pub async fn send(
         &mut self,
         request: &Http1Request,
@@ -204,6 +258,11 @@ impl Http1Connection {
         outcome
     }
 
+    /// Whether the last send re-sent its request on a fresh connection (whatever came of it).
+    pub fn resent(&self) -> bool {
+        self.io.resent
+    }
+
     /// Makes sure the timer fires no later than `deadline`; an earlier firing is re-armed by
     /// `send`, which happens about once per timeout period rather than once per request.
     fn arm(&mut self, deadline: Instant) {
@@ -217,9 +276,10 @@ impl Http1Connection {
 
 /// Why a round trip failed.
 enum Failure {
-    /// The connection was closed before any byte of the response arrived: on a reused
-    /// connection the server most likely closed it while idle, so the request is sent again.
-    Stale,
+    /// The connection was closed before any byte of the response arrived (or the request
+    /// could not be written): on a reused connection the server most likely closed it while
+    /// idle, and may never have seen the request.
+    Unanswered,
     Error(ErrorClass),
 }
 
@@ -242,6 +302,8 @@ struct Io {
     /// An exchange started and did not finish (its future was dropped): where the stream
     /// stands in the response is unknown, so it cannot be reused.
     in_flight: bool,
+    /// The current or last exchange sent its request a second time.
+    resent: bool,
     #[cfg(test)]
     connects: u32,
 }
@@ -252,6 +314,7 @@ impl Io {
             self.disconnect();
         }
         self.in_flight = true;
+        self.resent = false;
         let outcome = self.exchange_with_retry(request).await;
         self.in_flight = false;
         if outcome.is_err() {
@@ -264,19 +327,20 @@ impl Io {
         &mut self,
         request: &Http1Request,
     ) -> Result<(u16, u64), ErrorClass> {
-        // A stream kept from an earlier send has served a complete response.
-        let mut reused = self.stream.is_some();
+        // A stream kept from an earlier send has served a complete response; a fresh one
+        // closing without an answer is the server's doing, not a stale connection.
+        let reused = self.stream.is_some();
         loop {
             if self.stream.is_none() {
                 self.connect().await?;
             }
             match self.round_trip(request).await {
                 Ok(response) => return Ok(response),
-                Err(Failure::Stale) if reused => {
+                Err(Failure::Unanswered) if reused && request.resendable && !self.resent => {
                     self.disconnect();
-                    reused = false;
+                    self.resent = true;
                 }
-                Err(Failure::Stale) => return Err(ErrorClass::Reset),
+                Err(Failure::Unanswered) => return Err(ErrorClass::Reset),
                 Err(Failure::Error(class)) => return Err(class),
             }
         }
@@ -307,7 +371,7 @@ impl Io {
     async fn round_trip(&mut self, request: &Http1Request) -> Result<(u16, u64), Failure> {
         let stream = self.stream.as_mut().expect("connected before a round trip");
         if stream.write_all(&request.bytes).await.is_err() {
-            return Err(Failure::Stale);
+            return Err(Failure::Unanswered);
         }
         let mut received = self.start < self.end;
         let head = loop {
@@ -327,9 +391,9 @@ impl Io {
             }
             match self.fill().await {
                 Ok(0) if received => return Err(ErrorClass::Reset.into()),
-                Ok(0) => return Err(Failure::Stale),
+                Ok(0) => return Err(Failure::Unanswered),
                 Ok(_) => received = true,
-                Err(e) if !received && is_closed(&e) => return Err(Failure::Stale),
+                Err(e) if !received && is_closed(&e) => return Err(Failure::Unanswered),
                 Err(_) => return Err(ErrorClass::Reset.into()),
             }
         };
@@ -433,263 +497,6 @@ fn is_closed(error: &io::Error) -> bool {
     )
 }
 
-/// What the response head says about the response.
-#[derive(Debug, PartialEq, Eq)]
-struct Head {
-    status: u16,
-    /// A 1xx response: another head follows.
-    interim: bool,
-    framing: Framing,
-    keep_alive: bool,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Framing {
-    Empty,
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
-/// Parses a response head at the start of `data`: `None` if it is not complete yet, otherwise
-/// its length and what it says.
-fn parse_head(data: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, ErrorClass> {
-    // Uninitialised: httparse fills what it uses, which saves clearing 2 KiB per response.
-    let mut fields = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut []);
-    let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut response,
-        data,
-        &mut fields,
-    ) {
-        Ok(httparse::Status::Complete(length)) => length,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(ErrorClass::Other),
-    };
-    let (Some(status), Some(version)) = (response.code, response.version) else {
-        return Err(ErrorClass::Other);
-    };
-    if !(100..1000).contains(&status) || status == 101 {
-        // 101 only answers a request for an upgrade, which is never sent.
-        return Err(ErrorClass::Other);
-    }
-    if status < 200 {
-        let interim = Head {
-            status,
-            interim: true,
-            framing: Framing::Empty,
-            keep_alive: true,
-        };
-        return Ok(Some((length, interim)));
-    }
-    let mut content_length = None;
-    let mut transfer_encoding = false;
-    let mut chunked = false;
-    let mut close = false;
-    let mut keep_alive = false;
-    for field in response.headers.iter() {
-        let name = field.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            content_length = Some(parse_content_length(field.value, content_length)?);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
-            // Only the final coding matters, and a later field comes after an earlier one.
-            let last = field.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-            chunked = trim(last).eq_ignore_ascii_case(b"chunked");
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            close |= has_token(field.value, b"close");
-            keep_alive |= has_token(field.value, b"keep-alive");
-        }
-    }
-    // HTTP/1.1 persists unless told otherwise; HTTP/1.0 only when asked to.
-    let mut keep_alive = !close && (version == 1 || keep_alive);
-    let framing = if head_request || status == 204 || status == 304 {
-        Framing::Empty
-    } else if transfer_encoding {
-        // Both framings, or chunked from an HTTP/1.0 server, smell of request smuggling: the
-        // body is read as chunked, but the connection is not trusted afterwards.
-        if content_length.is_some() || version == 0 {
-            keep_alive = false;
-        }
-        if chunked {
-            Framing::Chunked
-        } else {
-            keep_alive = false;
-            Framing::UntilClose
-        }
-    } else if let Some(length) = content_length {
-        Framing::Length(length)
-    } else {
-        keep_alive = false;
-        Framing::UntilClose
-    };
-    let head = Head {
-        status,
-        interim: false,
-        framing,
-        keep_alive,
-    };
-    Ok(Some((length, head)))
-}
-
-/// Parses a Content-Length field value (a number, or a list of the same number), which must
-/// agree with an earlier Content-Length field if any.
-fn parse_content_length(value: &[u8], earlier: Option<u64>) -> Result<u64, ErrorClass> {
-    let mut length = earlier;
-    for item in value.split(|&b| b == b',') {
-        let digits = trim(item);
-        if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-            return Err(ErrorClass::Other);
-        }
-        let n = digits
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        if length.is_some_and(|l| l != n) {
-            return Err(ErrorClass::Other);
-        }
-        length = Some(n);
-    }
-    length.ok_or(ErrorClass::Other)
-}
-
-/// Whether a comma-separated header value has `token` (case-insensitive).
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|item| trim(item).eq_ignore_ascii_case(token))
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let is_space = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = bytes
-        .iter()
-        .position(|b| !is_space(b))
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !is_space(b))
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
-}
-
-/// Where a chunked decoder stands (RFC 9112 §7.1).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    /// The hex digits of a chunk size.
-    #[default]
-    Size,
-    /// Chunk extensions (or whitespace) after the size, up to the end of the line.
-    Extension,
-    /// Chunk data, `remaining` bytes of it.
-    Data,
-    /// The CRLF after chunk data.
-    DataCr,
-    DataLf,
-    /// The start of a trailer field line, or of the empty line that ends the body.
-    TrailerStart,
-    TrailerLine,
-    /// The LF of the empty line that ends the body.
-    EndLf,
-    Done,
-}
-
-/// An incremental chunked-body decoder: counts data bytes without copying them, skips
-/// extensions and trailers.
-#[derive(Debug, Default)]
-struct ChunkedDecoder {
-    state: ChunkState,
-    /// The chunk size being read, then the data left in the chunk.
-    remaining: u64,
-    digits: usize,
-    /// Bytes of the current size line, or of the trailers, against `MAX_CHUNK_METADATA`.
-    metadata: usize,
-}
-
-/// What one call of [`ChunkedDecoder::feed`] did.
-#[derive(Debug, PartialEq, Eq)]
-struct Fed {
-    consumed: usize,
-    body: u64,
-    done: bool,
-}
-
-impl ChunkedDecoder {
-    /// Consumes as much of `data` as belongs to the body; stops at its end.
-    fn feed(&mut self, data: &[u8]) -> Result<Fed, ErrorClass> {
-        let mut i = 0;
-        let mut body = 0;
-        while i < data.len() && self.state != ChunkState::Done {
-            if self.state == ChunkState::Data {
-                let take = self.remaining.min((data.len() - i) as u64);
-                i += take as usize;
-                body += take;
-                self.remaining -= take;
-                if self.remaining == 0 {
-                    self.state = ChunkState::DataCr;
-                }
-                continue;
-            }
-            let byte = data[i];
-            i += 1;
-            self.metadata += 1;
-            if self.metadata > MAX_CHUNK_METADATA {
-                return Err(ErrorClass::Other);
-            }
-            self.state = match (self.state, byte) {
-                (ChunkState::Size, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F') => {
-                    let digit = (byte as char).to_digit(16).unwrap_or(0);
-                    if self.remaining > u64::MAX >> 4 {
-                        return Err(ErrorClass::Other);
-                    }
-                    self.remaining = (self.remaining << 4) | u64::from(digit);
-                    self.digits += 1;
-                    ChunkState::Size
-                }
-                (ChunkState::Size, b';' | b' ' | b'\t' | b'\r' | b'\n') if self.digits > 0 => {
-                    if byte == b'\n' {
-                        self.end_of_size_line()
-                    } else {
-                        ChunkState::Extension
-                    }
-                }
-                // Quoted strings in extensions cannot hold a line break, so the line ends at
-                // the first LF.
-                (ChunkState::Extension, b'\n') => self.end_of_size_line(),
-                (ChunkState::Extension, _) => ChunkState::Extension,
-                (ChunkState::DataCr, b'\r') => ChunkState::DataLf,
-                (ChunkState::DataCr | ChunkState::DataLf, b'\n') => self.next_size_line(),
-                (ChunkState::TrailerStart, b'\r') => ChunkState::EndLf,
-                (ChunkState::TrailerStart | ChunkState::EndLf, b'\n') => ChunkState::Done,
-                (ChunkState::TrailerLine, b'\n') => ChunkState::TrailerStart,
-                (ChunkState::TrailerStart | ChunkState::TrailerLine, _) => ChunkState::TrailerLine,
-                _ => return Err(ErrorClass::Other),
-            };
-        }
-        Ok(Fed {
-            consumed: i,
-            body,
-            done: self.state == ChunkState::Done,
-        })
-    }
-
-    fn end_of_size_line(&mut self) -> ChunkState {
-        if self.remaining == 0 {
-            // The last chunk; the trailers share one metadata allowance.
-            self.metadata = 0;
-            ChunkState::TrailerStart
-        } else {
-            ChunkState::Data
-        }
-    }
-
-    fn next_size_line(&mut self) -> ChunkState {
-        self.remaining = 0;
-        self.digits = 0;
-        self.metadata = 0;
-        ChunkState::Size
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -698,6 +505,8 @@ mod tests {
     use reqwest::header::{HeaderValue, CONTENT_TYPE};
     use tokio::net::TcpListener;
 
+    use super::framing::tests::CHUNKED;
+    use super::framing::MAX_HEADERS;
     use super::*;
 
     const LONG: Duration = Duration::from_secs(10);
@@ -853,12 +662,6 @@ mod tests {
         assert_eq!(connection.io.connects, 1);
     }
 
-    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n\
-        4;name=value\r\nWiki\r\n\
-        5 ; quoted=\"a;b\\\"c\"\r\npedia\r\n\
-        E\r\n in\r\n\r\nchunks.\r\n\
-        0000;last\r\nTrailer-One: 1\r\nTrailer-Two: 2\r\n\r\n";
-
     #[tokio::test(flavor = "current_thread")]
     async fn chunked_body_byte_by_byte_with_extensions_and_trailers() {
         let (addr, accepted) = serve(|mut peer, _| async move {
@@ -897,49 +700,6 @@ mod tests {
             );
         }
         assert_eq!(connection.io.connects, 1);
-    }
-
-    #[test]
-    fn chunked_decoder_split_at_every_byte() {
-        let body = &CHUNKED[CHUNKED.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
-        for split in 0..=body.len() {
-            let mut decoder = ChunkedDecoder::default();
-            let first = decoder.feed(&body[..split]).unwrap();
-            assert_eq!(first.consumed, split);
-            let second = decoder.feed(&body[split..]).unwrap();
-            assert_eq!(second.consumed, body.len() - split);
-            assert!(second.done);
-            assert_eq!(first.body + second.body, 23, "split at {split}");
-        }
-        // Bytes after the body are left alone.
-        let mut decoder = ChunkedDecoder::default();
-        let fed = decoder.feed(b"1\r\nx\r\n0\r\n\r\nHTTP/1.1").unwrap();
-        assert_eq!((fed.consumed, fed.body, fed.done), (11, 1, true));
-    }
-
-    #[test]
-    fn chunked_decoder_rejects_bad_framing() {
-        for bad in [
-            &b"x\r\n"[..],
-            b"\r\n",
-            b"1\r\nxy\r\n",
-            b"11111111111111111\r\n",
-            b";ext\r\n",
-        ] {
-            let mut decoder = ChunkedDecoder::default();
-            assert_eq!(decoder.feed(bad), Err(ErrorClass::Other), "{bad:?}");
-        }
-        let endless = vec![b'a'; MAX_CHUNK_METADATA + 10];
-        let mut decoder = ChunkedDecoder::default();
-        assert_eq!(
-            decoder.feed(b"1;"),
-            Ok(Fed {
-                consumed: 2,
-                body: 0,
-                done: false
-            })
-        );
-        assert_eq!(decoder.feed(&endless), Err(ErrorClass::Other));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -1080,40 +840,174 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn request_dropped_by_the_server_is_retried_once() {
-        // Connection 0 answers once, then drops the next request unread (a reset). Connection
-        // 1 answers; connections 2 and later close without answering.
-        let (addr, accepted) = serve(|mut peer, index| async move {
-            if index <= 1 && peer.request().await.is_some() {
-                peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                    .await;
-            }
-            if index == 0 {
-                let _ = peer.stream.readable().await;
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            } else if index >= 2 {
-                let _ = peer.request().await;
+    /// How connection 0 of [`drops_its_second_request`] treats the request it leaves unanswered.
+    #[derive(Clone, Copy)]
+    enum Dropping {
+        /// Closes the connection (FIN) after reading it.
+        Close,
+        /// Resets the connection (RST) after reading it.
+        Reset,
+        /// Sends the start of a response head, then resets.
+        PartlyAnswer,
+    }
+
+    /// A server whose connection 0 answers its first request and drops its second as `how`
+    /// says; connection 1 answers every request unless `second_connection_drops` (then it
+    /// reads one and closes), and later connections read one request and close. Returns its
+    /// address, the connections accepted, and the requests it read.
+    async fn drops_its_second_request(
+        how: Dropping,
+        second_connection_drops: bool,
+    ) -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = received.clone();
+        let (addr, accepted) = serve(move |mut peer, index| {
+            let received = counter.clone();
+            async move {
+                let mut answered = 0;
+                while peer.request().await.is_some() {
+                    received.fetch_add(1, Ordering::SeqCst);
+                    let drops = match index {
+                        0 => answered == 1,
+                        1 => second_connection_drops,
+                        _ => true,
+                    };
+                    if !drops {
+                        peer.send(OK).await;
+                        answered += 1;
+                        continue;
+                    }
+                    match how {
+                        Dropping::Close => {}
+                        Dropping::Reset => peer.stream.set_zero_linger().unwrap(),
+                        Dropping::PartlyAnswer => {
+                            peer.send(b"HTTP/1.1 200 OK\r\nContent-Le").await;
+                            // A zero-linger close discards unsent bytes: let these leave first.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            peer.stream.set_zero_linger().unwrap();
+                        }
+                    }
+                    return;
+                }
             }
         })
         .await;
+        (addr, accepted, received)
+    }
+
+    fn post(addr: SocketAddr) -> Http1Request {
+        let url = Url::parse(&format!("http://{addr}/items")).unwrap();
+        let body = Bytes::from_static(b"{\"n\":1}");
+        Http1Request::build(&Method::POST, &url, &HeaderMap::new(), &body, true).unwrap()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn idempotent_request_unanswered_on_a_reused_connection_is_sent_again_once() {
+        for how in [Dropping::Close, Dropping::Reset] {
+            let (addr, accepted, received) = drops_its_second_request(how, false).await;
+            let mut connection = Http1Connection::new(addr);
+            assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
+            assert!(!connection.resent());
+            // Dropped on reused connection 0, sent again on connection 1.
+            assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
+            assert!(connection.resent());
+            assert_eq!(accepted.load(Ordering::SeqCst), 2);
+            assert_eq!(received.load(Ordering::SeqCst), 3);
+            // Connection 1 carries on; nothing is sent twice.
+            let put = request(Method::PUT, addr, "/", true);
+            assert_eq!(connection.send(&put, LONG).await, Ok((200, 2)));
+            assert!(!connection.resent());
+            assert_eq!(received.load(Ordering::SeqCst), 4);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn post_unanswered_on_a_reused_connection_is_an_error_not_sent_again() {
+        for how in [Dropping::Close, Dropping::Reset] {
+            let (addr, accepted, received) = drops_its_second_request(how, false).await;
+            let mut connection = Http1Connection::new(addr);
+            assert_eq!(connection.send(&post(addr), LONG).await, Ok((200, 2)));
+            assert_eq!(
+                connection.send(&post(addr), LONG).await,
+                Err(ErrorClass::Reset)
+            );
+            assert!(!connection.resent());
+            assert_eq!(received.load(Ordering::SeqCst), 2, "the POST arrived once");
+            assert_eq!(
+                accepted.load(Ordering::SeqCst),
+                1,
+                "no new connection for it"
+            );
+            // The next request opens connection 1.
+            assert_eq!(connection.send(&post(addr), LONG).await, Ok((200, 2)));
+            assert_eq!(received.load(Ordering::SeqCst), 3);
+            assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn request_that_got_part_of_a_response_is_not_sent_again() {
+        let (addr, accepted, received) =
+            drops_its_second_request(Dropping::PartlyAnswer, false).await;
         let mut connection = Http1Connection::new(addr);
         assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
-        // Dropped on reused connection 0, sent again on connection 1.
-        assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        // Dropped on reused connection 1, then on fresh connection 2: not retried again.
         assert_eq!(
             connection.send(&get(addr), LONG).await,
             Err(ErrorClass::Reset)
         );
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        assert!(!connection.resent());
+        assert_eq!(received.load(Ordering::SeqCst), 2);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_is_sent_again_at_most_once() {
+        let (addr, accepted, received) = drops_its_second_request(Dropping::Close, true).await;
+        let mut connection = Http1Connection::new(addr);
+        assert_eq!(connection.send(&get(addr), LONG).await, Ok((200, 2)));
+        // Dropped on reused connection 0, sent again on connection 1, dropped there too.
+        assert_eq!(
+            connection.send(&get(addr), LONG).await,
+            Err(ErrorClass::Reset)
+        );
+        assert!(connection.resent(), "the failed request was re-sent once");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(received.load(Ordering::SeqCst), 3);
         // A fresh connection that closes without a response is an error straight away.
         assert_eq!(
             connection.send(&get(addr), LONG).await,
             Err(ErrorClass::Reset)
         );
-        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        assert!(!connection.resent());
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        assert_eq!(received.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_transport_reports_re_sends() {
+        let (addr, _, _) = drops_its_second_request(Dropping::Close, false).await;
+        let target = Target::at(
+            &format!("http://{addr}"),
+            &[crate::manifest::RequestPlan {
+                name: "get".to_owned(),
+                method: Method::GET,
+                path: "/".to_owned(),
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+                weight: 1,
+                timeout: LONG,
+            }],
+        )
+        .unwrap();
+        let transport = Http1Transport::for_target(&target, true).unwrap();
+        let mut connection = transport.connection();
+        let first = transport.send(&mut connection, 0).await;
+        let second = transport.send(&mut connection, 0).await;
+        assert_eq!(
+            (first.outcome, first.retries, second.outcome, second.retries),
+            (Ok((200, 2)), 0, Ok((200, 2)), 1)
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -1340,36 +1234,6 @@ mod tests {
         }
         assert_eq!(total, (REQUESTS * (REQUESTS - 1) / 2) as u64);
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn head_parsing() {
-        let parse = |bytes: &[u8]| parse_head(bytes, false);
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nContent-Len"), Ok(None));
-        let (length, head) = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
-            .unwrap()
-            .unwrap();
-        assert_eq!(length, 38);
-        assert_eq!(head.framing, Framing::Length(5));
-        assert!(head.keep_alive);
-        // Transfer-Encoding wins over Content-Length, and the connection is not trusted after.
-        let (_, head) =
-            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
-                .unwrap()
-                .unwrap();
-        assert_eq!((head.framing, head.keep_alive), (Framing::Chunked, false));
-        // Chunked but not last: read until close.
-        let (_, head) = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (head.framing, head.keep_alive),
-            (Framing::UntilClose, false)
-        );
-        let (_, head) = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true)
-            .unwrap()
-            .unwrap();
-        assert_eq!((head.framing, head.keep_alive), (Framing::Empty, true));
     }
 
     /// Kills the server when the test ends, passed or not.
