@@ -347,6 +347,8 @@ metrics! {
         "load generator threads that ran the phase";
     success_rate: f64, "fraction", Higher, No, Always, Derived,
         "`1 − error_rate`; 0 when nothing was sent";
+    retries: Option<u64>, "", Lower, No, Always, Whole,
+        "requests sent a second time, on a fresh connection, because the kept-alive connection they went out on closed before any byte of the response (GET, HEAD, PUT, DELETE and OPTIONS only, at most once; the lean HTTP/1.1 client)";
 }
 
 /// `success_rate` from `requests` and `error_rate`: 0 when nothing was sent.

@@ -13,6 +13,7 @@ mod load;
 mod manifests;
 mod python;
 mod report;
+mod retries;
 mod run;
 mod support;
 mod trials;

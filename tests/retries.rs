@@ -3,15 +3,13 @@
 //! dropped POST again (the server would run it twice) and must count it as a reset; a dropped
 //! GET may go out once more, on a fresh connection.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-const BENCHRIG: &str = env!("CARGO_BIN_EXE_benchrig");
+use crate::support::{benchrig, number, read_csv, Row};
 
 /// Every this many requests on one connection, the server reads the request and closes the
 /// connection instead of answering. Never the first, so the dropped request always went out on
@@ -93,33 +91,18 @@ fn read_head(reader: &mut impl BufRead) -> Option<usize> {
 }
 
 /// Runs `benchrig load` against the server with `args`; returns its summary.csv row.
-fn load(port: u16, args: &[&str], out: &Path) -> HashMap<String, String> {
-    let output = Command::new(BENCHRIG)
-        .args(["load", &format!("http://127.0.0.1:{port}/items")])
+fn load(port: u16, args: &[&str], out: &Path) -> Row {
+    benchrig(&["load", &format!("http://127.0.0.1:{port}/items")])
         .args(["-n", &REQUESTS.to_string(), "-c", "4", "-t", "10s", "--out"])
         .arg(out)
         .args(args)
-        .output()
-        .expect("run benchrig");
-    assert!(
-        output.status.success(),
-        "benchrig failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut csv = csv::Reader::from_path(out.join("summary.csv")).expect("read summary.csv");
-    let header = csv.headers().unwrap().clone();
-    let row = csv.records().next().expect("one row").unwrap();
-    header
-        .iter()
-        .zip(row.iter())
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        .run()
+        .expect_code(0);
+    read_csv(&out.join("summary.csv")).remove(0)
 }
 
-fn count(row: &HashMap<String, String>, column: &str) -> u64 {
-    row[column]
-        .parse()
-        .unwrap_or_else(|_| panic!("{column} = {:?}", row[column]))
+fn count(row: &Row, column: &str) -> u64 {
+    number(row, column) as u64
 }
 
 #[test]
@@ -148,6 +131,7 @@ fn a_dropped_post_is_a_reset_and_reaches_the_server_once() {
         assert_eq!(count(&row, "errors_reset"), dropped, "{label}");
         assert_eq!(count(&row, "errors"), dropped, "{label}");
         assert_eq!(count(&row, "responses"), REQUESTS - dropped, "{label}");
+        assert_eq!(count(&row, "retries"), 0, "{label}: no POST is sent twice");
     }
 }
 
@@ -164,4 +148,5 @@ fn a_dropped_get_is_sent_again_once_and_answered() {
     assert_eq!(count(&row, "requests"), REQUESTS);
     assert_eq!(count(&row, "errors"), 0);
     assert_eq!(count(&row, "responses"), REQUESTS);
+    assert_eq!(count(&row, "retries"), dropped, "each re-send is counted");
 }

@@ -8,6 +8,7 @@ use crate::output::{RunRecord, SavedRun, VariantRecord};
 use crate::results::stats::{self, Estimate};
 use crate::results::AssertionOutcome;
 use crate::results::{Metrics, VariantFailure};
+use crate::text::plural;
 
 /// Trials whose requests/s spread more than this (coefficient of variation) get a warning.
 pub const NOISY_CV: f64 = 0.10;
@@ -61,6 +62,8 @@ pub struct PhaseSection {
     pub open: bool,
     /// Open model: why the load generator fell behind, when it did.
     pub generator_limited: Option<String>,
+    /// Variants some of whose requests were sent a second time, and how many.
+    pub resent: Option<String>,
     pub rows: Vec<ResultRow>,
     /// The most trials of any variant in this phase.
     pub trials: usize,
@@ -314,6 +317,18 @@ fn generator_limited(results: &[VariantPhase]) -> Option<String> {
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
+/// "hyper-1: 12 requests; hyper-2: 1 request" (medians across trials)
+fn resent(results: &[VariantPhase]) -> Option<String> {
+    let notes: Vec<String> = results
+        .iter()
+        .filter_map(|v| {
+            let n = v.median.retries.filter(|n| *n > 0)?;
+            Some(format!("{}: {}", v.name, plural(n as usize, "request")))
+        })
+        .collect();
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
 fn variant_row(v: &VariantRecord) -> VariantRow {
     VariantRow {
         name: v.name.clone(),
@@ -466,6 +481,7 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 } else {
                     None
                 },
+                resent: resent(&results),
                 rows,
                 trials,
                 coverage,

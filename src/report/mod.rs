@@ -375,6 +375,18 @@ mod tests {
     }
 
     #[test]
+    fn re_sent_requests_get_a_note_only_when_there_are_some() {
+        let mut run = saved_run();
+        assert!(!render(&run, None).unwrap().contains("Sent a second time"));
+        run.results[1].metrics.retries = Some(3);
+        let report = render(&run, None).unwrap();
+        assert!(
+            report.contains("closed before any byte of the response: slow: 3 requests."),
+            "{report}"
+        );
+    }
+
+    #[test]
     fn a_baseline_changes_the_comparison() {
         let mut run = saved_run();
         run.record.experiment.baseline = Some("slow".into());

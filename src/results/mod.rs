@@ -121,6 +121,7 @@ impl Metrics {
             rps_per_core: None,
             pss_per_process_mb: None,
             load_threads: None,
+            retries: Some(tally.retries),
             statuses: tally.statuses.clone(),
         }
     }
