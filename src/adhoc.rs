@@ -62,45 +62,47 @@ pub struct AdHocPlan {
 pub fn plan(options: &LoadOptions) -> Result<AdHocPlan, String> {
     let url = TargetUrl::parse(&options.url)?;
     let at = |field: &str| flag(field, options);
-    let mut problems: Vec<Problem> = Vec::new();
     let load = LoadSettings {
         keep_alive: Some(options.keep_alive),
         http2: Some(options.http2),
         client: options.reqwest.then_some(ClientKind::Reqwest),
         ..LoadSettings::default()
     };
-    let phase = PhasePlan::from_phase(&phase_of(options), "load", &load, &at)
-        .map_err(|found| problems.extend(found))
-        .ok();
+    let phase = PhasePlan::from_phase(&phase_of(options), "load", &load, &at);
+    let mut problems = Vec::new();
     let mut headers = Vec::new();
     for line in &options.headers {
         match split_header_line(line) {
             Ok(header) => headers.push(header),
-            Err(e) => problems.push(Problem::new(flag("headers", options), e)),
+            Err(e) => problems.push(Problem::new(at("headers"), e)),
         }
     }
-    let request = RequestSpec {
-        name: None,
-        method: &options.method,
-        path: &url.path,
-        headers,
-        body: options.body.as_deref(),
-        json: None,
-        weight: 1,
-        timeout: options.timeout.map(|d| d.0),
+    let request = RequestPlan::from_spec(
+        &RequestSpec {
+            name: None,
+            method: &options.method,
+            path: &url.path,
+            headers,
+            body: options.body.as_deref(),
+            json: None,
+            weight: 1,
+            timeout: options.timeout.map(|d| d.0),
+        },
+        &at,
+    );
+    let (phase, mut request) = match (phase, request) {
+        (Ok(phase), Ok(request)) if problems.is_empty() => (phase, request),
+        (phase, request) => {
+            let found = phase.err().into_iter().chain(request.err()).flatten();
+            return Err(found
+                .chain(problems)
+                .map(|problem| problem.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"));
+        }
     };
-    let request = RequestPlan::from_spec(&request, &at)
-        .map_err(|found| problems.extend(found))
-        .ok();
-    let (Some(phase), Some(mut request), true) = (phase, request, problems.is_empty()) else {
-        return Err(problems
-            .iter()
-            .map(Problem::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"));
-    };
-    // A body that looks like JSON is sent as JSON unless a -H says otherwise, as curl users
-    // expect of `-b '{...}'`.
+    // A body that looks like a JSON object is labelled as JSON unless a -H sets the type:
+    // what `-b '{...}'` nearly always means.
     if request.body.starts_with(b"{") && !request.headers.contains_key(CONTENT_TYPE) {
         request
             .headers
