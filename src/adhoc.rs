@@ -5,15 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-use reqwest::{Method, Url};
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use reqwest::Url;
 
 use crate::environment::Environment;
 use crate::load::{run_phase, LiveCounters, RawSink, Target};
 use crate::manifest::{
-    ClientSettings, HttpClient, LoadModel, PhasePlan, Plan, Ramp, RequestPlan, StopCondition,
-    DEFAULT_MAX_IN_FLIGHT,
+    self, split_header_line, ClientKind, Executor, LoadSettings, PhasePlan, Plan, Problem,
+    RequestPlan, RequestSpec,
 };
 use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
 use crate::progress;
@@ -21,24 +20,27 @@ use crate::report::filters;
 use crate::results::{Metrics, PhaseResult, VariantResult};
 use crate::text::format_number;
 
+/// `benchrig load`'s options, each value parsed as a manifest parses it.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub url: String,
-    pub concurrency: u32,
+    pub concurrency: u64,
     pub requests: Option<u64>,
-    pub duration: Option<Duration>,
-    /// Open model: send at this rate (requests per second) instead of as fast as answered.
-    pub rate: Option<f64>,
-    pub max_in_flight: Option<u32>,
-    pub think: Option<Duration>,
+    pub duration: Option<manifest::Duration>,
+    /// Open model: send at this rate instead of as fast as answered.
+    pub rate: Option<manifest::Rate>,
+    pub max_in_flight: Option<u64>,
+    pub think: Option<manifest::Duration>,
     pub keep_alive: bool,
     pub http2: bool,
     /// Force reqwest instead of the lean HTTP/1.1 client.
     pub reqwest: bool,
     pub method: String,
+    /// `Name: value` each.
     pub headers: Vec<String>,
     pub body: Option<String>,
-    pub timeout: Duration,
+    /// `None`: a manifest request's default.
+    pub timeout: Option<manifest::Duration>,
     /// Folder for summary.csv and raw/requests.csv.
     pub out: Option<PathBuf>,
 }
@@ -55,120 +57,164 @@ pub struct AdHocPlan {
     pub request: RequestPlan,
 }
 
-/// Turns command-line options into a plan, with errors phrased for the command line.
+/// Turns command-line options into a plan. The phase and the request are checked by the
+/// manifest's own planning, as if written in a manifest; each problem names its flag.
 pub fn plan(options: &LoadOptions) -> Result<AdHocPlan, String> {
-    let url =
-        Url::parse(&options.url).map_err(|e| format!("`{}` is not a URL: {e}", options.url))?;
-    match url.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(
-                "https is not supported: benchrig is built without TLS and measures plain HTTP"
-                    .to_owned(),
-            )
+    let url = TargetUrl::parse(&options.url)?;
+    let at = |field: &str| flag(field, options);
+    let load = LoadSettings {
+        keep_alive: Some(options.keep_alive),
+        http2: Some(options.http2),
+        client: options.reqwest.then_some(ClientKind::Reqwest),
+        ..LoadSettings::default()
+    };
+    let phase = PhasePlan::from_phase(&phase_of(options), "load", &load, &at);
+    let mut problems = Vec::new();
+    let mut headers = Vec::new();
+    for line in &options.headers {
+        match split_header_line(line) {
+            Ok(header) => headers.push(header),
+            Err(e) => problems.push(Problem::new(at("headers"), e)),
         }
-        other => return Err(format!("unsupported scheme `{other}`; use an http:// URL")),
     }
-    let host = url.host_str().ok_or("the URL has no host")?;
-    let port = url.port_or_known_default().unwrap_or(80);
-    let base = format!(
-        "http://{}:{port}",
-        url.host().map_or(host.to_owned(), |h| h.to_string())
+    let request = RequestPlan::from_spec(
+        &RequestSpec {
+            name: None,
+            method: &options.method,
+            path: &url.path,
+            headers,
+            body: options.body.as_deref(),
+            json: None,
+            weight: 1,
+            timeout: options.timeout.map(|d| d.0),
+        },
+        &at,
     );
-    let path = match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    };
-    if options.concurrency == 0 {
-        return Err("-c must be at least 1".to_owned());
-    }
-    let stop = match (options.requests, options.duration) {
-        (Some(_), Some(_)) => {
-            return Err("give -n (requests) or -d (duration), not both".to_owned())
-        }
-        (Some(0), None) => return Err("-n must be at least 1".to_owned()),
-        (Some(n), None) => StopCondition::Iterations(n),
-        (None, Some(d)) if d.is_zero() => return Err("-d must be greater than zero".to_owned()),
-        (None, Some(d)) => StopCondition::Duration(d),
-        (None, None) => StopCondition::Iterations(DEFAULT_REQUESTS),
-    };
-    let load = match options.rate {
-        None => {
-            if options.max_in_flight.is_some() {
-                return Err("--max-in-flight goes with --rate (the open model)".to_owned());
-            }
-            LoadModel::Closed {
-                vus: options.concurrency,
-                stop,
-            }
-        }
-        Some(rate) if !(rate > 0.0 && rate.is_finite()) => {
-            return Err("--rate must be a number of requests per second above 0".to_owned())
-        }
-        Some(rate) => {
-            if options.think.is_some() {
-                return Err(
-                    "--think does not apply with --rate: requests arrive at the rate".to_owned(),
-                );
-            }
-            // -n with a rate means "this many requests, at this rate".
-            let duration = match stop {
-                StopCondition::Duration(d) => d,
-                StopCondition::Iterations(n) => Duration::from_secs_f64(n as f64 / rate),
-            };
-            LoadModel::Open {
-                rate: Ramp::constant(rate, duration),
-                max_in_flight: options.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
-            }
+    let (phase, mut request) = match (phase, request) {
+        (Ok(phase), Ok(request)) if problems.is_empty() => (phase, request),
+        (phase, request) => {
+            let found = phase.err().into_iter().chain(request.err()).flatten();
+            return Err(found
+                .chain(problems)
+                .map(|problem| problem.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"));
         }
     };
-    let method = Method::from_bytes(options.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| format!("`{}` is not an HTTP method", options.method))?;
-    let mut headers = HeaderMap::new();
-    for header in &options.headers {
-        let (name, value) = header
-            .split_once(':')
-            .ok_or_else(|| format!("header `{header}` must be written as 'Name: value'"))?;
-        let name = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| format!("`{}` is not a valid header name", name.trim()))?;
-        let value = HeaderValue::from_str(value.trim())
-            .map_err(|_| format!("the value of header `{name}` is not valid"))?;
-        headers.append(name, value);
-    }
-    let body = Bytes::from(options.body.clone().unwrap_or_default());
-    if !body.is_empty() && !headers.contains_key(CONTENT_TYPE) && body.starts_with(b"{") {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // A body that looks like a JSON object is labelled as JSON unless a -H sets the type:
+    // what `-b '{...}'` nearly always means.
+    if request.body.starts_with(b"{") && !request.headers.contains_key(CONTENT_TYPE) {
+        request
+            .headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     Ok(AdHocPlan {
-        target_label: format!("{host}:{port}"),
-        base,
-        phase: PhasePlan {
-            name: "load".to_owned(),
-            load,
-            think: options.think.filter(|t| !t.is_zero()),
-            client: ClientSettings {
-                keep_alive: options.keep_alive,
-                http2: options.http2,
-                workers: None,
-                cpus: None,
-                client: if options.reqwest {
-                    HttpClient::Reqwest
-                } else {
-                    HttpClient::Auto
-                },
-            },
-            until_stable: None,
-        },
-        request: RequestPlan {
-            name: format!("{method} {path}"),
-            method,
-            path,
-            headers,
-            body,
-            weight: 1,
-            timeout: options.timeout,
-        },
+        base: url.base,
+        target_label: url.label,
+        phase,
+        request,
     })
+}
+
+/// The phase the options describe, in the manifest's terms: closed with `-c` users, or open
+/// at `--rate`.
+fn phase_of(options: &LoadOptions) -> manifest::Phase {
+    let think = options.think;
+    match options.rate {
+        None => manifest::Phase {
+            vus: Some(options.concurrency),
+            duration: options.duration,
+            iterations: match options.duration {
+                None => Some(options.requests.unwrap_or(DEFAULT_REQUESTS)),
+                Some(_) => options.requests,
+            },
+            think,
+            max_in_flight: options.max_in_flight,
+            ..manifest::Phase::default()
+        },
+        Some(rate) => {
+            // -n with a rate means "this many requests, at this rate". A rate of 0 is reported
+            // by the phase's own check; the longest duration stands in for the infinite one.
+            let requests = options.requests.unwrap_or(DEFAULT_REQUESTS);
+            let duration = options.duration.unwrap_or_else(|| {
+                manifest::Duration(
+                    Duration::try_from_secs_f64(requests as f64 / rate.per_second)
+                        .unwrap_or(Duration::MAX),
+                )
+            });
+            manifest::Phase {
+                executor: Executor::Open,
+                rate: Some(rate),
+                duration: Some(duration),
+                iterations: options.duration.and(options.requests),
+                think,
+                max_in_flight: options.max_in_flight,
+                ..manifest::Phase::default()
+            }
+        }
+    }
+}
+
+/// The flag behind a field of the planned phase or request, for problems; `""` for the
+/// phase as a whole.
+fn flag(field: &str, options: &LoadOptions) -> String {
+    let (name, rest) = field.split_once('.').unwrap_or((field, ""));
+    match name {
+        "" => String::new(),
+        "vus" => "-c/--concurrency".to_owned(),
+        "iterations" => "-n/--requests".to_owned(),
+        // With a rate, -n becomes the duration.
+        "duration" if options.duration.is_none() => "-n/--requests".to_owned(),
+        "duration" => "-d/--duration".to_owned(),
+        "rate" => "-r/--rate".to_owned(),
+        "max_in_flight" => "--max-in-flight".to_owned(),
+        "think" => "--think".to_owned(),
+        "method" => "-m/--method".to_owned(),
+        "headers" if rest.is_empty() => "-H/--header".to_owned(),
+        "headers" => format!("-H/--header `{rest}`"),
+        "body" => "-b/--body".to_owned(),
+        "timeout" => "-t/--timeout".to_owned(),
+        _ => format!("the URL `{}`", options.url),
+    }
+}
+
+/// Where the load goes: the URL split into the server and the request's path.
+struct TargetUrl {
+    /// `http://host:port`.
+    base: String,
+    /// `host:port`, the variant's name in the results.
+    label: String,
+    /// Path and query.
+    path: String,
+}
+
+impl TargetUrl {
+    fn parse(text: &str) -> Result<TargetUrl, String> {
+        let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+        match url.scheme() {
+            "http" => {}
+            "https" => {
+                return Err(
+                    "https is not supported: benchrig is built without TLS and measures plain HTTP"
+                        .to_owned(),
+                )
+            }
+            other => return Err(format!("unsupported scheme `{other}`; use an http:// URL")),
+        }
+        let host = url.host_str().ok_or("the URL has no host")?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        Ok(TargetUrl {
+            base: format!(
+                "http://{}:{port}",
+                url.host().map_or(host.to_owned(), |h| h.to_string())
+            ),
+            label: format!("{host}:{port}"),
+            path: match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            },
+        })
+    }
 }
 
 /// Runs the load and prints the summary; returns the process exit code.
@@ -377,7 +423,12 @@ pub fn summary_text(m: &Metrics) -> String {
 
 #[cfg(test)]
 mod tests {
+    use reqwest::Method;
+
     use super::*;
+    use crate::manifest::{
+        LoadModel, StopCondition, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
+    };
 
     fn options(url: &str) -> LoadOptions {
         LoadOptions {
@@ -394,9 +445,21 @@ mod tests {
             method: "get".to_owned(),
             headers: vec!["X-Test: 1".to_owned()],
             body: None,
-            timeout: Duration::from_secs(30),
+            timeout: None,
             out: None,
         }
+    }
+
+    fn seconds(s: u64) -> Option<manifest::Duration> {
+        Some(manifest::Duration(Duration::from_secs(s)))
+    }
+
+    fn problems(options: &LoadOptions) -> Vec<String> {
+        plan(options)
+            .unwrap_err()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     #[test]
@@ -404,8 +467,10 @@ mod tests {
         let plan = plan(&options("http://127.0.0.1:8080/sleep?ms=20")).unwrap();
         assert_eq!(plan.base, "http://127.0.0.1:8080");
         assert_eq!(plan.request.path, "/sleep?ms=20");
+        assert_eq!(plan.request.name, "GET /sleep?ms=20");
         assert_eq!(plan.request.method, Method::GET);
         assert_eq!(plan.request.headers["x-test"], "1");
+        assert_eq!(plan.request.timeout, DEFAULT_REQUEST_TIMEOUT);
         assert_eq!(
             plan.phase.load,
             LoadModel::Closed {
@@ -421,20 +486,55 @@ mod tests {
         assert!(plan(&options("https://example.com/"))
             .unwrap_err()
             .contains("without TLS"));
-        assert!(plan(&options("not a url")).is_err());
+        assert!(plan(&options("not a url"))
+            .unwrap_err()
+            .starts_with("`not a url` is not a URL"));
         let mut both = options("http://127.0.0.1:1/");
         both.requests = Some(5);
-        both.duration = Some(Duration::from_secs(1));
-        assert!(plan(&both).unwrap_err().contains("not both"));
+        both.duration = seconds(1);
+        assert_eq!(
+            problems(&both),
+            ["both `duration` and `iterations` are set; a closed phase stops on one of them"]
+        );
         let mut bad_header = options("http://127.0.0.1:1/");
         bad_header.headers = vec!["NoColon".to_owned()];
-        assert!(plan(&bad_header).unwrap_err().contains("'Name: value'"));
+        assert_eq!(
+            problems(&bad_header),
+            ["-H/--header: `NoColon` must be written as 'Name: value'"]
+        );
+    }
+
+    #[test]
+    fn problems_name_their_flags_and_come_together() {
+        let mut bad = options("http://127.0.0.1:1/");
+        bad.concurrency = 0;
+        bad.duration = seconds(0);
+        bad.method = "NOT A METHOD".to_owned();
+        bad.headers = vec!["Bad Name: 1".to_owned(), "X-Ok: a\u{1}b".to_owned()];
+        bad.timeout = seconds(0);
+        assert_eq!(
+            problems(&bad),
+            [
+                "-c/--concurrency: must be at least 1",
+                "-d/--duration: must be greater than zero",
+                "-m/--method: `NOT A METHOD` is not an HTTP method",
+                "-H/--header `Bad Name`: `Bad Name` is not a valid header name",
+                "-H/--header `X-Ok`: the value is not a valid header value (control characters or non-ASCII)",
+                "-t/--timeout: must be greater than zero",
+            ]
+        );
+        let mut few = options("http://127.0.0.1:1/");
+        few.requests = Some(0);
+        assert_eq!(problems(&few), ["-n/--requests: must be at least 1"]);
+        few.concurrency = 100_001;
+        few.requests = None;
+        assert_eq!(problems(&few), ["-c/--concurrency: must be at most 100000"]);
     }
 
     #[test]
     fn a_rate_makes_an_open_phase() {
         let mut open = options("http://127.0.0.1:1/");
-        open.rate = Some(500.0);
+        open.rate = Some(manifest::Rate::parse_flag("500").unwrap());
         open.requests = Some(1000);
         let plan = plan(&open).unwrap();
         let LoadModel::Open {
@@ -446,8 +546,50 @@ mod tests {
         };
         assert_eq!(rate.total_duration(), Duration::from_secs(2));
         assert_eq!(max_in_flight, DEFAULT_MAX_IN_FLIGHT);
-        open.think = Some(Duration::from_millis(5));
-        assert!(super::plan(&open).unwrap_err().contains("--think"));
+        open.think = Some(manifest::Duration(Duration::from_millis(5)));
+        assert_eq!(
+            problems(&open),
+            ["--think: `think` does not apply to the open executor; requests arrive at `rate`, not after a pause"]
+        );
+    }
+
+    #[test]
+    fn open_phase_problems_name_their_flags() {
+        let mut zero = options("http://127.0.0.1:1/");
+        zero.rate = Some(manifest::Rate::parse_flag("0").unwrap());
+        assert_eq!(problems(&zero), ["-r/--rate: must be greater than zero"]);
+        let mut capped = options("http://127.0.0.1:1/");
+        capped.rate = Some(manifest::Rate::parse_flag("10/s").unwrap());
+        capped.max_in_flight = Some(0);
+        capped.requests = Some(0);
+        assert_eq!(
+            problems(&capped),
+            [
+                "-n/--requests: must be greater than zero",
+                "--max-in-flight: must be from 1 to 100000"
+            ]
+        );
+        capped.requests = None;
+        capped.duration = seconds(0);
+        capped.max_in_flight = Some(5);
+        assert_eq!(
+            problems(&capped),
+            ["-d/--duration: must be greater than zero"]
+        );
+    }
+
+    #[test]
+    fn a_json_looking_body_is_sent_as_json_unless_a_header_says_otherwise() {
+        let mut post = options("http://127.0.0.1:1/items");
+        post.method = "post".to_owned();
+        post.body = Some(r#"{"id":1}"#.to_owned());
+        let plan = plan(&post).unwrap();
+        assert_eq!(plan.request.method, Method::POST);
+        assert_eq!(&plan.request.body[..], br#"{"id":1}"#);
+        assert_eq!(plan.request.headers[CONTENT_TYPE], "application/json");
+        post.headers = vec!["content-type: text/plain".to_owned()];
+        let plan = super::plan(&post).unwrap();
+        assert_eq!(plan.request.headers[CONTENT_TYPE], "text/plain");
     }
 
     #[test]

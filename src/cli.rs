@@ -58,23 +58,23 @@ pub struct LoadArgs {
     pub url: String,
     /// Concurrent virtual users (connections).
     #[arg(short = 'c', long = "concurrency", default_value_t = 50)]
-    pub concurrency: u32,
+    pub concurrency: u64,
     /// Total requests, shared by all users [default: 200 when no -d].
     #[arg(short = 'n', long = "requests", conflicts_with = "duration")]
     pub requests: Option<u64>,
     /// Send requests for this long, e.g. 10s, 1m.
-    #[arg(short = 'd', long = "duration", value_parser = parse_duration)]
-    pub duration: Option<std::time::Duration>,
+    #[arg(short = 'd', long = "duration", value_parser = manifest::Duration::parse)]
+    pub duration: Option<manifest::Duration>,
     /// Open model: send this many requests per second whatever the server does (latency from
     /// each request's intended send time), e.g. 2000 or 120/m.
-    #[arg(short = 'r', long, value_parser = parse_rate)]
-    pub rate: Option<f64>,
+    #[arg(short = 'r', long, value_parser = manifest::Rate::parse_flag)]
+    pub rate: Option<manifest::Rate>,
     /// Open model: the most requests outstanding; one due beyond it is dropped and counted.
     #[arg(long, requires = "rate")]
-    pub max_in_flight: Option<u32>,
+    pub max_in_flight: Option<u64>,
     /// Pause of each user between its requests, e.g. 100ms.
-    #[arg(long, value_parser = parse_duration)]
-    pub think: Option<std::time::Duration>,
+    #[arg(long, value_parser = manifest::Duration::parse)]
+    pub think: Option<manifest::Duration>,
     /// A new connection for every request (like ab without -k).
     #[arg(long)]
     pub disable_keepalive: bool,
@@ -94,23 +94,16 @@ pub struct LoadArgs {
     #[arg(short = 'b', long = "body")]
     pub body: Option<String>,
     /// Time allowed for each whole response.
-    #[arg(short = 't', long = "timeout", value_parser = parse_duration, default_value = "30s")]
-    pub timeout: std::time::Duration,
+    #[arg(
+        short = 't',
+        long = "timeout",
+        value_parser = manifest::Duration::parse,
+        default_value_t = manifest::Duration(manifest::DEFAULT_REQUEST_TIMEOUT)
+    )]
+    pub timeout: manifest::Duration,
     /// Also write summary.csv and raw/requests.csv into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-}
-
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    manifest::Duration::parse(text).map(|d| d.0)
-}
-
-/// A plain number is per second, as in hey's -q; a unit may be given as in manifests.
-fn parse_rate(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(per_second) => Ok(per_second),
-        Err(_) => manifest::Rate::parse(text).map(|r| r.per_second),
-    }
 }
 
 /// How `benchrig compare` prints.
@@ -622,13 +615,16 @@ fn load(args: LoadArgs, workdir: &Path) -> u8 {
         method: args.method,
         headers: args.headers,
         body: args.body,
-        timeout: args.timeout,
+        timeout: Some(args.timeout),
         out: args.out,
     };
     match adhoc::run(&options, workdir) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("benchrig: error: {e}");
+            // Every problem with the options on its own line.
+            for line in e.lines() {
+                eprintln!("benchrig: error: {line}");
+            }
             exit_code::INVALID_INPUT
         }
     }

@@ -19,12 +19,14 @@ pub use diagnose::closest_name;
 pub use locate::{Location, LocationIndex};
 pub use placeholders::PlaceholderContext;
 pub use plan::{
-    ClientSettings, HttpClient, LaunchSpec, LoadModel, PhasePlan, Plan, ProcessPlan, ReadyProbe,
-    RequestPlan, StopCondition, StopPlan, TrialSchedule, VariantPlan, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_REQUEST_TIMEOUT,
+    split_header_line, ClientSettings, HttpClient, LaunchSpec, LoadModel, PhasePlan, Plan,
+    ProcessPlan, ReadyProbe, RequestPlan, RequestSpec, StopCondition, StopPlan, TrialSchedule,
+    VariantPlan, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use schedule::{Ramp, Stage};
-pub use types::{Assertion, CompareSettings, Executor, Manifest, StopTarget};
+pub use types::{
+    Assertion, ClientKind, CompareSettings, Executor, LoadSettings, Manifest, Phase, StopTarget,
+};
 pub use values::{
     latency_floor_text, parse_latency_floor, parse_tolerance, tolerance_text, Argv, Duration, Rate,
 };

@@ -333,7 +333,7 @@ impl JsonSchema for Level {
 }
 
 /// A load phase (or the warm-up, which has no name).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
     /// Unique phase name (required for phases, not for the warm-up).

@@ -151,6 +151,15 @@ impl Rate {
             per_second: count / seconds,
         })
     }
+
+    /// A rate given on the command line: as in a manifest, and a bare number counts per second
+    /// (`-r 2000`, like hey's `-q`).
+    pub fn parse_flag(text: &str) -> Result<Self, String> {
+        match text.trim().parse::<f64>() {
+            Ok(_) => Rate::parse(&format!("{}/s", text.trim())),
+            Err(_) => Rate::parse(text),
+        }
+    }
 }
 
 impl fmt::Display for Rate {
@@ -531,6 +540,16 @@ mod tests {
             .contains("unknown unit `d`"));
         assert!(Rate::parse("x/s").unwrap_err().contains("not a number"));
         assert!(Rate::parse("-1/s").is_err());
+    }
+
+    #[test]
+    fn rate_flags_count_bare_numbers_per_second() {
+        assert_eq!(Rate::parse_flag("2000").unwrap().per_second, 2000.0);
+        assert_eq!(Rate::parse_flag(" 2.5 ").unwrap().per_second, 2.5);
+        assert_eq!(Rate::parse_flag("120/m").unwrap().per_second, 2.0);
+        assert!(Rate::parse_flag("-5").unwrap_err().contains("≥ 0"));
+        assert!(Rate::parse_flag("inf").is_err());
+        assert!(Rate::parse_flag("fast").unwrap_err().contains("not a rate"));
     }
 
     #[test]
