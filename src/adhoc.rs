@@ -374,6 +374,16 @@ pub fn summary_text(m: &Metrics) -> String {
             ),
         );
     }
+    if let Some(n) = m.retries.filter(|n| *n > 0) {
+        line(
+            &mut text,
+            "re-sent",
+            format!(
+                "{} (the kept-alive connection closed before answering; sent again on a fresh one)",
+                filters::int(n.into())
+            ),
+        );
+    }
     line(
         &mut text,
         "bytes",
@@ -605,5 +615,9 @@ mod tests {
         assert!(text.contains("  p50        1.50"), "{text}");
         assert!(text.contains("  200        1"), "{text}");
         assert!(text.contains("  connect    1"), "{text}");
+        assert!(!text.contains("re-sent"), "{text}");
+        tally.record_retries(2);
+        let text = summary_text(&Metrics::from_tally(&tally, Duration::from_secs(1), None));
+        assert!(text.contains("  re-sent    2 (the kept-alive"), "{text}");
     }
 }
