@@ -116,6 +116,11 @@ impl ReportFolder {
     }
 }
 
+/// `path` relative to `workdir` when it is inside it, as benchrig shows paths.
+pub fn shown<'a>(path: &'a Path, workdir: &Path) -> &'a Path {
+    path.strip_prefix(workdir).unwrap_or(path)
+}
+
 /// Where this run's trials keep the files their processes render (`{{ scratch }}`); removed
 /// with all it holds when dropped, however the run ends.
 pub struct ScratchRoot;

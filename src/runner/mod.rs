@@ -20,12 +20,13 @@ use crate::environment::Environment;
 use crate::exit_code;
 use crate::manifest::{self, ManifestError, PlaceholderContext, Plan};
 use crate::output::{
-    Export, HistogramsHlog, RawCsvWriter, ReportFolder, RunData, RunJson, ScratchRoot,
+    shown, Export, HistogramsHlog, RawCsvWriter, ReportFolder, RunData, RunJson, ScratchRoot,
     SummaryByRequestCsv, SummaryCsv, TimeseriesCsv,
 };
 use crate::process::{group, log_tail};
 use crate::report;
 use crate::results::{AssertionOutcome, VariantResult};
+use crate::text::plural;
 use launcher::{Launched, Launcher, LocalLauncher};
 use start::{run_setup, start_process, Running};
 use trial::TrialRun;
@@ -112,6 +113,42 @@ fn say(message: impl AsRef<str>) {
     eprintln!("benchrig: {}", message.as_ref());
 }
 
+/// Runs an experiment and prints its outcome: failed assertions, counts, the report's path;
+/// or prints the error and returns its exit code.
+pub fn run_and_report(options: &RunOptions) -> Result<RunOutcome, u8> {
+    match run(options) {
+        Ok(outcome) => {
+            for failed in outcome.assertions.iter().filter(|a| !a.passed) {
+                eprintln!(
+                    "benchrig: assertion failed: `{}` for {} / {}: {}",
+                    failed.expect, failed.variant, failed.phase, failed.detail
+                );
+            }
+            let checks = outcome.assertions.len();
+            let assertions = if checks == 0 {
+                "no assertions".to_owned()
+            } else {
+                format!(
+                    "{} of {} passed",
+                    checks - outcome.assertions_failed(),
+                    plural(checks, "assertion check")
+                )
+            };
+            eprintln!(
+                "benchrig: {assertions}; {} failed",
+                plural(outcome.variants_failed, "variant")
+            );
+            let report = outcome.report_dir.join("report.md");
+            println!("report: {}", shown(&report, &options.workdir).display());
+            Ok(outcome)
+        }
+        Err(e) => {
+            eprintln!("benchrig: error: {e}");
+            Err(e.exit_code())
+        }
+    }
+}
+
 /// Validates the manifest, runs the experiment and writes its report folder.
 pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let plan = manifest::load(&options.manifest, &options.workdir)?;
@@ -160,10 +197,7 @@ async fn run_plan<L: Launcher>(
         plan.name,
         plan.variants.len(),
         plan.phases.len(),
-        final_dir
-            .strip_prefix(workdir)
-            .unwrap_or(final_dir)
-            .display()
+        shown(final_dir, workdir).display()
     ));
 
     // Removes the trials' scratch directories however the run ends.
