@@ -145,8 +145,8 @@ impl FakeProcess {
     }
 }
 
-/// The clone kept as the loaded process does not stop it; only the runner's handle does, when
-/// stopped or dropped (as a real process is).
+/// The runner's handle of a fake process: stopping or dropping it stops the process, as with a
+/// real one. The fake's own clone (the loaded process) never does.
 pub struct Handle(FakeProcess);
 
 impl Drop for Handle {
