@@ -5,6 +5,7 @@
 pub mod adhoc;
 pub mod affinity;
 pub mod assertions;
+pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod environment;

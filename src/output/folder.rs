@@ -116,6 +116,32 @@ impl ReportFolder {
     }
 }
 
+/// `path` relative to `workdir` when it is inside it, as benchrig shows paths.
+pub fn shown<'a>(path: &'a Path, workdir: &Path) -> &'a Path {
+    path.strip_prefix(workdir).unwrap_or(path)
+}
+
+/// Where this run's trials keep the files their processes render (`{{ scratch }}`); removed
+/// with all it holds when dropped, however the run ends.
+pub struct ScratchRoot;
+
+impl ScratchRoot {
+    fn path() -> PathBuf {
+        std::env::temp_dir().join(format!("benchrig-{}", std::process::id()))
+    }
+
+    /// A directory for the files one trial's (or service's) processes render.
+    pub fn dir(name: &str) -> PathBuf {
+        Self::path().join(name)
+    }
+}
+
+impl Drop for ScratchRoot {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(Self::path());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

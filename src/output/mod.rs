@@ -10,7 +10,7 @@ mod saved;
 mod summary_csv;
 mod timeseries_csv;
 
-pub use folder::ReportFolder;
+pub use folder::{shown, ReportFolder, ScratchRoot};
 pub use histograms::HistogramsHlog;
 pub use raw_csv::{RawCsvWriter, RAW_HEADER};
 pub use run_record::{

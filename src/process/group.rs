@@ -54,14 +54,17 @@ pub fn running_members(pgid: i32) -> Vec<i32> {
     if killpg(Pid::from_raw(pgid), None) == Err(Errno::ESRCH) {
         return Vec::new();
     }
-    let Ok(processes) = procfs::process::all_processes() else {
-        return vec![pgid];
-    };
-    processes
-        .filter_map(|p| p.ok()?.stat().ok())
-        .filter(|stat| stat.pgrp == pgid && stat.state != 'Z' && stat.state != 'X')
-        .map(|stat| stat.pid)
-        .collect()
+    let mut members = Vec::new();
+    let listed = super::proc_stat::ProcReader::new().for_each_process(|stat| {
+        if stat.pgrp == pgid && stat.running() {
+            members.push(stat.pid);
+        }
+    });
+    match listed {
+        Ok(()) => members,
+        // Cannot tell: assume the leader still runs.
+        Err(_) => vec![pgid],
+    }
 }
 
 /// Reaps exited members of the group that were re-parented to benchrig (it is a subreaper).

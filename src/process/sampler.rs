@@ -30,11 +30,10 @@
 //! between repeat the last memory values. CPU and process counts are read at every sample.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::time::{Duration, Instant};
 
+use super::proc_stat::{ProcReader, Stat};
 use crate::results::resources::ResourceSample;
 
 /// The most of the time the sampler spends reading memory: after a read that took `t`, the next
@@ -62,38 +61,8 @@ pub struct ResourceSampler {
     /// When memory may be read again, per [`MEMORY_READ_SHARE`].
     next_memory_read: Instant,
     /// Reused between samples.
-    scan: Vec<ProcStat>,
-    buf: Vec<u8>,
-    path: String,
-}
-
-/// What one `/proc/PID/stat` says about a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ProcStat {
-    pid: i32,
-    ppid: i32,
-    pgrp: i32,
-    state: u8,
-    /// utime + stime of all its threads, clock ticks.
-    ticks: u64,
-    /// cutime + cstime: children (and their reaped children) it has waited for, clock ticks.
-    cticks: u64,
-    threads: u32,
-    /// Clock ticks after boot: with the pid, identifies a process.
-    start: u64,
-    rss_pages: u64,
-}
-
-impl ProcStat {
-    /// Not a zombie. A leader thread that exited while other threads run shows `Z` too, but
-    /// its process is alive (a real zombie has one thread left).
-    fn running(&self) -> bool {
-        match self.state {
-            b'Z' => self.threads > 1,
-            b'X' | b'x' => false,
-            _ => true,
-        }
-    }
+    scan: Vec<Stat>,
+    reader: ProcReader,
 }
 
 /// A tree process as of the previous sample.
@@ -137,11 +106,10 @@ impl ResourceSampler {
             memory: (0, 0, 0),
             next_memory_read: now,
             scan: Vec::new(),
-            buf: Vec::with_capacity(4096),
-            path: String::with_capacity(32),
+            reader: ProcReader::new(),
         };
         if leader > 0 {
-            if let Ok(stat) = read_stat(leader, &mut sampler.path, &mut sampler.buf) {
+            if let Ok(stat) = sampler.reader.stat(leader) {
                 sampler.leader_start = Some(stat.start);
             }
         }
@@ -193,17 +161,7 @@ impl ResourceSampler {
     fn observe(&mut self, memory: bool) -> Tally {
         let mut scan = std::mem::take(&mut self.scan);
         scan.clear();
-        if let Ok(dir) = std::fs::read_dir("/proc") {
-            for entry in dir.flatten() {
-                let name = entry.file_name();
-                let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
-                    continue;
-                };
-                if let Ok(stat) = read_stat(pid, &mut self.path, &mut self.buf) {
-                    scan.push(stat);
-                }
-            }
-        }
+        let _ = self.reader.for_each_process(|stat| scan.push(stat));
         // Read the tree's stat again, parents before children: a child then either still shows
         // in /proc, and its parent's cticks do not contain it yet, or it is gone, and its
         // parent's cticks contain it now or by the next sample. Read in pid order, a child with
@@ -214,7 +172,7 @@ impl ResourceSampler {
         let mut tally = Tally::default();
         let mut fallback = false;
         for i in order {
-            let Ok(stat) = read_stat(scan[i].pid, &mut self.path, &mut self.buf) else {
+            let Ok(stat) = self.reader.stat(scan[i].pid) else {
                 continue;
             };
             if stat.start != scan[i].start {
@@ -251,7 +209,7 @@ impl ResourceSampler {
     }
 
     /// Indices into `scan` of the tree's processes, every parent before its children.
-    fn parents_first(&self, scan: &[ProcStat]) -> Vec<usize> {
+    fn parents_first(&self, scan: &[Stat]) -> Vec<usize> {
         let index: HashMap<i32, usize> = scan.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
         let leader_valid = self.leader > 0
             && match (self.leader_start, index.get(&self.leader)) {
@@ -319,7 +277,7 @@ impl ResourceSampler {
 
     /// CPU ticks the tree used since the previous call, `current` being the tree now (zombies
     /// included); makes `current` the new previous state.
-    fn account(&mut self, current: &[ProcStat]) -> u64 {
+    fn account(&mut self, current: &[Stat]) -> u64 {
         let index: HashMap<i32, usize> = current
             .iter()
             .enumerate()
@@ -390,10 +348,8 @@ impl ResourceSampler {
         if !self.smaps_rollup {
             return Ok(None);
         }
-        self.path.clear();
-        let _ = write!(self.path, "/proc/{pid}/smaps_rollup");
-        match read_file(&self.path, &mut self.buf) {
-            Ok(()) => Ok(parse_smaps_rollup(&self.buf)
+        match self.reader.file(pid, "smaps_rollup") {
+            Ok(text) => Ok(parse_smaps_rollup(text)
                 .map(|(rss, pss, uss)| (rss * 1024, pss * 1024, uss * 1024))),
             Err(e) if is_vanished(&e) => Err(()),
             Err(_) => Ok(None),
@@ -433,72 +389,11 @@ fn own_cpu_time() -> Option<Duration> {
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID) {
         Ok(time) => Some(Duration::from(time)),
         Err(_) => {
-            let mut buf = Vec::new();
-            read_file("/proc/self/stat", &mut buf).ok()?;
-            let stat = parse_stat(&buf)?;
+            let stat = ProcReader::new().stat(std::process::id() as i32).ok()?;
             let ticks = procfs::ticks_per_second().max(1);
             Some(Duration::from_secs_f64(stat.ticks as f64 / ticks as f64))
         }
     }
-}
-
-fn read_stat(pid: i32, path: &mut String, buf: &mut Vec<u8>) -> io::Result<ProcStat> {
-    path.clear();
-    let _ = write!(path, "/proc/{pid}/stat");
-    read_file(path, buf)?;
-    parse_stat(buf)
-        .filter(|stat| stat.pid == pid)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/PID/stat"))
-}
-
-/// Reads a whole (small, /proc) file into `buf`, without the size queries of `fs::read`.
-fn read_file(path: &str, buf: &mut Vec<u8>) -> io::Result<()> {
-    buf.clear();
-    let mut file = File::open(path)?;
-    let mut chunk = [0u8; 4096];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => return Ok(()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Parses `/proc/PID/stat` (proc(5)); the command name, in parentheses, may hold anything.
-fn parse_stat(text: &[u8]) -> Option<ProcStat> {
-    let open = text.iter().position(|&b| b == b'(')?;
-    let close = text.iter().rposition(|&b| b == b')')?;
-    let pid = std::str::from_utf8(&text[..open])
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let mut fields = std::str::from_utf8(text.get(close + 1..)?)
-        .ok()?
-        .split_ascii_whitespace();
-    let state = *fields.next()?.as_bytes().first()?; // 3
-    let ppid = fields.next()?.parse().ok()?; // 4
-    let pgrp = fields.next()?.parse().ok()?; // 5
-    let utime: u64 = fields.nth(8)?.parse().ok()?; // 14
-    let stime: u64 = fields.next()?.parse().ok()?; // 15
-    let cutime: i64 = fields.next()?.parse().ok()?; // 16
-    let cstime: i64 = fields.next()?.parse().ok()?; // 17
-    let threads = fields.nth(2)?.parse().ok()?; // 20
-    let start = fields.nth(1)?.parse().ok()?; // 22
-    let rss: i64 = fields.nth(1)?.parse().ok()?; // 24
-    Some(ProcStat {
-        pid,
-        ppid,
-        pgrp,
-        state,
-        ticks: utime + stime,
-        cticks: cutime.max(0) as u64 + cstime.max(0) as u64,
-        threads,
-        start,
-        rss_pages: rss.max(0) as u64,
-    })
 }
 
 /// `(Rss, Pss, Private_Clean + Private_Dirty)` in kB from `/proc/PID/smaps_rollup`.
@@ -525,6 +420,8 @@ fn parse_smaps_rollup(text: &[u8]) -> Option<(u64, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::proc_stat::all_processes;
+    use std::fmt::Write as _;
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;
     use std::process::{Child, Command, Stdio};
@@ -636,33 +533,6 @@ mod tests {
     // --- parsing and bookkeeping, without processes ---
 
     #[test]
-    fn parses_stat_with_a_hostile_command_name() {
-        let line = b"4242 (a) b (c)) R 1 4242 4242 0 -1 4194560 100 0 0 0 37 5 12 3 20 0 3 0 \
-                     987654 123456789 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0\n";
-        let stat = parse_stat(line).unwrap();
-        assert_eq!(
-            stat,
-            ProcStat {
-                pid: 4242,
-                ppid: 1,
-                pgrp: 4242,
-                state: b'R',
-                ticks: 42,
-                cticks: 15,
-                threads: 3,
-                start: 987654,
-                rss_pages: 2560,
-            }
-        );
-        assert_eq!(parse_stat(b"12 (x) S 1"), None);
-        let mut buf = Vec::new();
-        read_file("/proc/self/stat", &mut buf).unwrap();
-        let me = parse_stat(&buf).unwrap();
-        assert_eq!(me.pid, std::process::id() as i32);
-        assert!(me.threads >= 1 && me.rss_pages > 0 && me.running());
-    }
-
-    #[test]
     fn parses_smaps_rollup() {
         let text = b"55d0c0a0e000-7ffd5a3f1000 ---p 00000000 00:00 0    [rollup]\n\
                      Rss:               61440 kB\nPss:               15872 kB\n\
@@ -673,11 +543,12 @@ mod tests {
         assert_eq!(parse_smaps_rollup(b""), None);
     }
 
-    fn stat(pid: i32, ppid: i32, ticks: u64, cticks: u64) -> ProcStat {
-        ProcStat {
+    fn stat(pid: i32, ppid: i32, ticks: u64, cticks: u64) -> Stat {
+        Stat {
             pid,
             ppid,
             pgrp: 100,
+            session: 100,
             state: b'S',
             ticks,
             cticks,
@@ -745,7 +616,7 @@ mod tests {
         escaped.pgrp = 102; // setsid
         let mut grandchild = stat(103, 102, 0, 0);
         grandchild.pgrp = 102;
-        let other = |pid, ppid| ProcStat {
+        let other = |pid, ppid| Stat {
             pgrp: 1,
             ..stat(pid, ppid, 0, 0)
         };
@@ -764,10 +635,10 @@ mod tests {
             .map(|&i| scan[i].pid)
             .collect();
         assert_eq!(order, [100, 101, 102, 103]);
-        let tree: Vec<ProcStat> = order.iter().map(|&pid| scan[pid as usize - 98]).collect();
+        let tree: Vec<Stat> = order.iter().map(|&pid| scan[pid as usize - 98]).collect();
         s.account(&tree);
         // The leader and 101 died; 102 was re-parented to 50 (a subreaper): still in the tree.
-        let orphan = ProcStat {
+        let orphan = Stat {
             ppid: 50,
             ..escaped
         };
@@ -781,7 +652,7 @@ mod tests {
         // Another process got pid 100 and leads a group 100 again: not the variant's.
         let mut s = offline(100);
         s.leader_start = Some(100);
-        let impostor = ProcStat {
+        let impostor = Stat {
             start: 9999,
             ..stat(100, 1, 0, 0)
         };
@@ -968,11 +839,10 @@ mod tests {
         // The child of the leader that runs in a session of its own.
         let deadline = Instant::now() + Duration::from_secs(5);
         let escaped = loop {
-            let found = procfs::process::all_processes().unwrap().find_map(|p| {
-                let stat = p.ok()?.stat().ok()?;
-                (stat.ppid == pgid && stat.session == stat.pid && stat.comm == "sleep")
-                    .then_some(stat.pid)
-            });
+            let found = all_processes()
+                .into_iter()
+                .find(|stat| stat.ppid == pgid && stat.session == stat.pid)
+                .map(|stat| stat.pid);
             if let Some(pid) = found {
                 break pid;
             }
