@@ -245,27 +245,9 @@ pub fn assert_previous_report_kept(dir: &Path) {
     );
 }
 
-/// Non-zombie processes whose process group is `pgid`, read from /proc.
+/// Processes of group `pgid` still running (zombies excluded): benchrig's own reading of /proc.
 pub fn members_of_group(pgid: i32) -> Vec<i32> {
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command name, which is in parentheses and may contain spaces.
-        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let (state, group) = (fields[0], fields[2].parse::<i32>().unwrap_or(-1));
-        if group == pgid && state != "Z" && state != "X" {
-            members.push(pid);
-        }
-    }
-    members
+    benchrig::process::group::running_members(pgid)
 }
 
 /// A CSV row by column name.
