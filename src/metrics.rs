@@ -20,14 +20,32 @@ pub enum Better {
     Neither,
 }
 
-/// Whether `benchrig compare` and `run --check` judge a metric, and with which words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether `benchrig compare` and `run --check` judge a metric, and with which words. A judged
+/// metric carries its run-to-run noise: the largest difference between two single trials of
+/// the same variant and phase on a quiet machine (relative; absolute for fractions), measured
+/// by A/A runs of the quickstart (see docs/manifest.md, "Metrics"). A difference within it,
+/// seen without repeats, is no evidence of a change.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Judged {
     No,
     /// Throughput and latency: a change is "faster" or "slower".
-    Speed,
+    Speed {
+        noise: f64,
+    },
     /// Errors and cost: a change is "better" or "worse".
-    Quality,
+    Quality {
+        noise: f64,
+    },
+}
+
+impl Judged {
+    /// The run-to-run noise of one trial; `None` for a metric that is not judged.
+    pub fn noise(&self) -> Option<f64> {
+        match *self {
+            Judged::No => None,
+            Judged::Speed { noise } | Judged::Quality { noise } => Some(noise),
+        }
+    }
 }
 
 /// When a metric has a value.
@@ -182,7 +200,7 @@ impl MetricValue for Option<u64> {
 /// Declares the metrics: the struct, the table and the by-name accessors, from one list.
 macro_rules! metrics {
     ($(
-        $name:ident: $type:ty, $unit:literal, $better:ident, $judged:ident, $scope:ident, $csv:expr,
+        $name:ident: $type:ty, $unit:literal, $better:ident, $judged:expr, $scope:ident, $csv:expr,
             $description:literal;
     )*) => {
         /// Summary statistics of one variant × phase (or of one request name within it). Fields
@@ -204,7 +222,7 @@ macro_rules! metrics {
                 name: stringify!($name),
                 unit: $unit,
                 better: Better::$better,
-                judged: Judged::$judged,
+                judged: $judged,
                 scope: Scope::$scope,
                 csv: $csv,
                 description: $description,
@@ -271,29 +289,30 @@ macro_rules! metrics {
 }
 
 use Csv::{Decimals, Derived, Whole};
+use Judged::{No, Quality, Speed};
 
 metrics! {
     requests: u64, "", Neither, No, Always, Whole,
         "requests sent (with a response or a transport error)";
     errors: u64, "", Lower, No, Always, Whole,
         "transport errors plus responses with status ≥ 400";
-    rps: f64, "req/s", Higher, Speed, Always, Decimals(2),
+    rps: f64, "req/s", Higher, Speed { noise: 0.15 }, Always, Decimals(2),
         "requests per second: `requests / duration_s`";
     mean_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
         "mean latency of responses";
-    p50_ms: Option<f64>, "ms", Lower, Speed, Always, Decimals(3),
+    p50_ms: Option<f64>, "ms", Lower, Speed { noise: 0.15 }, Always, Decimals(3),
         "median latency of responses";
     p90_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
         "90th percentile latency of responses";
     p95_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
         "95th percentile latency of responses";
-    p99_ms: Option<f64>, "ms", Lower, Speed, Always, Decimals(3),
+    p99_ms: Option<f64>, "ms", Lower, Speed { noise: 0.45 }, Always, Decimals(3),
         "99th percentile latency of responses";
     max_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
         "slowest response";
     responses: u64, "", Neither, No, Always, Whole,
         "requests that got a complete response, whatever its status";
-    error_rate: f64, "fraction", Lower, Quality, Always, Decimals(6),
+    error_rate: f64, "fraction", Lower, Quality { noise: 0.01 }, Always, Decimals(6),
         "`errors / requests`; 0 when nothing was sent";
     duration_s: f64, "s", Neither, No, Always, Decimals(3),
         "measured time of the phase: from its start until its last response (at least `duration`)";
@@ -327,13 +346,13 @@ metrics! {
         "from the actual send to the end of the response, median";
     service_p99_ms: Option<f64>, "ms", Lower, No, OpenModel, Decimals(3),
         "from the actual send to the end of the response, 99th percentile";
-    cpu_mean_pct: Option<f64>, "% of a core", Lower, Quality, Resources, Decimals(1),
+    cpu_mean_pct: Option<f64>, "% of a core", Lower, Quality { noise: 0.05 }, Resources, Decimals(1),
         "CPU of the variant's whole process tree (master and every worker, including workers replaced during the phase), mean of the samples; 100 = one core, as in `docker stats`";
     cpu_peak_pct: Option<f64>, "% of a core", Lower, No, Resources, Decimals(1),
         "CPU of the variant's whole process tree, highest sample";
     rss_peak_mb: Option<f64>, "MB", Lower, No, Resources, Decimals(1),
         "peak resident memory of the tree; RSS counts shared pages in every process";
-    pss_peak_mb: Option<f64>, "MB", Lower, Quality, Resources, Decimals(1),
+    pss_peak_mb: Option<f64>, "MB", Lower, Quality { noise: 0.10 }, Resources, Decimals(1),
         "peak proportional memory of the tree (smaps_rollup): shared pages split between processes, what a pre-fork server really costs";
     processes: Option<u64>, "", Neither, No, Resources, Whole,
         "the most processes the tree had";
@@ -380,6 +399,14 @@ pub fn judged() -> impl Iterator<Item = &'static MetricSpec> {
     METRICS.iter().filter(|m| m.judged != Judged::No)
 }
 
+fn verdict_words(judged: Judged) -> &'static str {
+    match judged {
+        Judged::No => "",
+        Judged::Speed { .. } => "faster / slower",
+        Judged::Quality { .. } => "better / worse",
+    }
+}
+
 /// The metrics table of docs/manifest.md.
 pub fn markdown_table() -> String {
     let mut out = String::from(
@@ -392,9 +419,13 @@ pub fn markdown_table() -> String {
             Better::Neither => "",
         };
         let judged = match m.judged {
-            Judged::No => "",
-            Judged::Speed => "faster / slower",
-            Judged::Quality => "better / worse",
+            Judged::No => String::new(),
+            Judged::Speed { noise } | Judged::Quality { noise } if m.is_fraction() => {
+                format!("{} (noise {} pt)", verdict_words(m.judged), noise * 100.0)
+            }
+            Judged::Speed { noise } | Judged::Quality { noise } => {
+                format!("{} (noise {} %)", verdict_words(m.judged), noise * 100.0)
+            }
         };
         let scope = match m.scope {
             Scope::Always => "",

@@ -180,8 +180,8 @@ impl Comparison {
 /// The verdicts of a judged metric: (improved, worsened).
 fn verdicts(spec: &MetricSpec) -> (Verdict, Verdict) {
     match spec.judged {
-        Judged::Quality => (Verdict::Better, Verdict::Worse),
-        Judged::Speed | Judged::No => (Verdict::Faster, Verdict::Slower),
+        Judged::Quality { .. } => (Verdict::Better, Verdict::Worse),
+        Judged::Speed { .. } | Judged::No => (Verdict::Faster, Verdict::Slower),
     }
 }
 
