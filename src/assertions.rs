@@ -37,6 +37,7 @@ pub fn evaluate(
                     phase: assertion.phase.clone().unwrap_or_default(),
                     passed: false,
                     detail: format!("invalid expression: {}", describe_error(&e)),
+                    claim: assertion.claim.clone(),
                 });
                 continue;
             }
@@ -62,6 +63,7 @@ pub fn evaluate(
                     phase: phase.clone(),
                     passed: false,
                     detail: String::new(),
+                    claim: assertion.claim.clone(),
                 };
                 // With repeated trials, the median of each metric across them.
                 let Some(result) = variant.metrics(phase) else {
@@ -282,6 +284,7 @@ mod tests {
             expect: expect.to_owned(),
             variant: variant.map(str::to_owned),
             phase: None,
+            claim: None,
         }
     }
 
@@ -409,6 +412,7 @@ mod tests {
                 expect: "p99_ms > 5 * phases['main'].p99_ms".into(),
                 variant: None,
                 phase: Some("slow".into()),
+                claim: None,
             }],
             &[v],
             &phases,

@@ -413,6 +413,8 @@ pub struct Assertion {
     pub expect: String,
     pub variant: Option<String>,
     pub phase: Option<String>,
+    /// The sentence the expression proves, shown in the report with ✅ or ❌.
+    pub claim: Option<String>,
 }
 
 /// The map form of an assertion.
@@ -425,6 +427,10 @@ struct ScopedAssertion {
     variant: Option<String>,
     /// Only for this phase.
     phase: Option<String>,
+    /// A sentence stating what the expression proves, e.g. "One sync worker serves at most
+    /// 1 / 0.25 s = 4 req/s". The report's answer shows it with ✅ when the expression holds
+    /// and ❌ (contradicted) when it does not, with the measured values that decide it.
+    claim: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Assertion {
@@ -436,7 +442,7 @@ impl<'de> Deserialize<'de> for Assertion {
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
-                    "an expression such as \"p99_ms < 50\" or a map {variant, phase, expect}",
+                    "an expression such as \"p99_ms < 50\" or a map {variant, phase, expect, claim}",
                 )
             }
 
@@ -445,6 +451,7 @@ impl<'de> Deserialize<'de> for Assertion {
                     expect: expr.to_owned(),
                     variant: None,
                     phase: None,
+                    claim: None,
                 })
             }
 
@@ -455,6 +462,7 @@ impl<'de> Deserialize<'de> for Assertion {
                     expect: scoped.expect,
                     variant: scoped.variant,
                     phase: scoped.phase,
+                    claim: scoped.claim,
                 })
             }
         }
@@ -471,7 +479,7 @@ impl JsonSchema for Assertion {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let scoped = generator.subschema_for::<ScopedAssertion>();
         json_schema!({
-            "description": "An expression over a variant × phase's metrics, e.g. \"error_rate < 0.01\", or {variant, phase, expect} to narrow where it applies.",
+            "description": "An expression over a variant × phase's metrics, e.g. \"error_rate < 0.01\", or {variant, phase, expect, claim} to narrow where it applies and state what it proves.",
             "oneOf": [{ "type": "string" }, scoped]
         })
     }

@@ -31,6 +31,9 @@ pub struct ReportContext {
     pub requests: Vec<RequestRow>,
     pub assertions: Vec<AssertionOutcome>,
     pub assertions_failed: usize,
+    /// Assertions with a sentence, each with whether it held.
+    pub claims: Vec<super::claims::ClaimView>,
+    pub claims_contradicted: usize,
     pub failed_variants: usize,
     /// The stop grace period if all variants share it.
     pub stop_grace: Option<String>,
@@ -360,6 +363,7 @@ fn variant_row(v: &VariantRecord) -> VariantRow {
 pub fn build(data: &SavedRun) -> ReportContext {
     let record: &RunRecord = &data.record;
     let baseline = record.experiment.baseline.clone();
+    let claims = super::claims::claims(&record.assertions);
     let phases = record
         .phases
         .iter()
@@ -533,6 +537,8 @@ pub fn build(data: &SavedRun) -> ReportContext {
             })
             .collect(),
         assertions_failed: record.assertions.iter().filter(|a| !a.passed).count(),
+        claims_contradicted: claims.iter().filter(|c| !c.holds).count(),
+        claims,
         assertions: record.assertions.clone(),
         stop_grace: match graces.as_slice() {
             [one] => Some((*one).to_owned()),

@@ -2,6 +2,7 @@
 //! (the default one embedded here, or the manifest's `report.template`). Rendering reads only
 //! the folder's files, so `benchrig report` reproduces a committed report byte for byte.
 
+mod claims;
 mod context;
 pub mod filters;
 mod functions;
@@ -272,6 +273,7 @@ mod tests {
                 phase: "main".into(),
                 passed: true,
                 detail: "p99_ms = 2.06".into(),
+                claim: None,
             },
             AssertionOutcome {
                 expect: "p99_ms < 5".into(),
@@ -279,6 +281,7 @@ mod tests {
                 phase: "main".into(),
                 passed: false,
                 detail: "p99_ms = 8.06".into(),
+                claim: None,
             },
         ];
         let histogram = |variant: &str, tally: &Tally| TaggedHistogram {
@@ -372,6 +375,29 @@ mod tests {
         assert_eq!(plots, render_plots(&run).unwrap());
         let names: Vec<&str> = plots.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["plots/main-latency.svg", "plots/main-rps.svg"]);
+    }
+
+    #[test]
+    fn claims_render_as_held_or_contradicted_with_their_numbers() {
+        let mut run = saved_run();
+        assert!(!render(&run, None).unwrap().contains("Claims"));
+        run.record.assertions[0].claim = Some("fast answers within 5 ms".into());
+        run.record.assertions[1].claim = Some("slow answers within 5 ms too".into());
+        let report = render(&run, None).unwrap();
+        assert!(
+            report.contains(
+                "- ✅ fast answers within 5 ms (`p99_ms < 5`; fast / main: p99_ms = 2.06)"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains("- ❌ **contradicted:** slow answers within 5 ms too (`p99_ms < 5`; slow / main: p99_ms = 8.06)"),
+            "{report}"
+        );
+        assert!(
+            report.contains("> ❌ **1 of 2 claims contradicted by this run's numbers**"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct AssertionOutcome {
     pub passed: bool,
     /// The values the expression used, or why it could not be evaluated.
     pub detail: String,
+    /// The sentence the assertion proves, when the manifest gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
 }
 
 impl Metrics {

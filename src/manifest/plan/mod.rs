@@ -319,6 +319,16 @@ fn check_assertions(
                 ));
             }
         }
+        if assertion
+            .claim
+            .as_ref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            problems.push(Problem::new(
+                format!("{at}.claim"),
+                "the claim is empty; write the sentence the expression proves (e.g. `claim: \"one worker serves at most 4 req/s\"`), or remove `claim`",
+            ));
+        }
     }
 }
 
