@@ -7,6 +7,7 @@ pub mod expressions;
 mod locate;
 mod placeholders;
 mod plan;
+mod published;
 mod schedule;
 mod types;
 mod values;
@@ -23,6 +24,7 @@ pub use plan::{
     ProcessPlan, ReadyProbe, RequestPlan, RequestSpec, StopCondition, StopPlan, TrialSchedule,
     VariantPlan, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
 };
+pub use published::Published;
 pub use schedule::{Ramp, Stage};
 pub use types::{
     Assertion, ClientKind, CompareSettings, Executor, LoadSettings, Manifest, Phase, StopTarget,

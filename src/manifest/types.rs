@@ -53,6 +53,10 @@ pub struct Manifest {
     /// Claims checked against the results; any failure makes `benchrig run` exit 1.
     #[serde(default)]
     pub assertions: Vec<Assertion>,
+    /// Numbers published elsewhere (the write-up an experiment reproduces), shown beside the
+    /// measured ones in the report: `{ source, variant, phase, METRIC: number, …, note }`.
+    #[serde(default)]
+    pub published: Vec<super::published::Published>,
     /// The variant others are compared with in the report's "vs" column (default: the fastest).
     pub baseline: Option<String>,
     /// How many times every variant runs its phases, each time from a fresh start (default 1).

@@ -30,6 +30,9 @@ pub struct RunRecord {
     pub phases: Vec<PhaseRecord>,
     pub requests: Vec<RequestRecord>,
     pub assertions: Vec<AssertionOutcome>,
+    /// Numbers published elsewhere, from the manifest's `published:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<crate::manifest::Published>,
     /// CPUs the load generator was pinned to.
     #[serde(default)]
     pub load_cpus: Option<Vec<usize>>,
@@ -237,6 +240,7 @@ impl RunRecord {
                 })
                 .collect(),
             assertions: data.assertions.to_vec(),
+            published: plan.published.clone(),
             load_cpus: plan.phases.first().and_then(|p| p.client.cpus.clone()),
         }
     }

@@ -31,6 +31,8 @@ pub struct ReportContext {
     pub requests: Vec<RequestRow>,
     pub assertions: Vec<AssertionOutcome>,
     pub assertions_failed: usize,
+    /// The manifest's `published:` numbers beside the measured ones.
+    pub published: Vec<super::published::PublishedRow>,
     /// Assertions with a sentence, each with whether it held.
     pub claims: Vec<super::claims::ClaimView>,
     pub claims_contradicted: usize,
@@ -537,6 +539,7 @@ pub fn build(data: &SavedRun) -> ReportContext {
             })
             .collect(),
         assertions_failed: record.assertions.iter().filter(|a| !a.passed).count(),
+        published: super::published::rows(data),
         claims_contradicted: claims.iter().filter(|c| !c.holds).count(),
         claims,
         assertions: record.assertions.clone(),

@@ -6,6 +6,7 @@ mod claims;
 mod context;
 pub mod filters;
 mod functions;
+mod published;
 
 pub mod plots;
 
@@ -375,6 +376,35 @@ mod tests {
         assert_eq!(plots, render_plots(&run).unwrap());
         let names: Vec<&str> = plots.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["plots/main-latency.svg", "plots/main-rps.svg"]);
+    }
+
+    #[test]
+    fn published_numbers_sit_beside_the_measured_ones() {
+        let mut run = saved_run();
+        assert!(!render(&run, None)
+            .unwrap()
+            .contains("Published vs measured"));
+        run.record.published = vec![crate::manifest::Published {
+            source: "a write-up".into(),
+            variant: "fast".into(),
+            phase: "main".into(),
+            values: vec![("rps".into(), 100.0), ("p99_ms".into(), 4.0)],
+            note: Some("their machine | ours".into()),
+        }];
+        let report = render(&run, None).unwrap();
+        let measured = run.results[0].metrics.rps;
+        assert!(
+            report.contains(&format!(
+                "| fast | main | `rps` | 100.0 | {} | {:.2}× | a write-up | their machine \\| ours |",
+                filters::rate(measured.into()),
+                measured / 100.0
+            )),
+            "{report}"
+        );
+        assert!(
+            report.contains("| fast | main | `p99_ms` | 4.00 |"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -208,13 +208,15 @@ async fn run_plan<L: Launcher>(
     // Removes the trials' scratch directories however the run ends.
     let _scratch = ScratchRoot;
     let variants = tokio::select! {
-        result = execute(launcher, plan, &folder, &raw, started.1) => result?,
+        // An interrupt that has come wins over further progress of the run.
+        biased;
         signal = interrupt => {
             // Dropping `execute` stopped every server it had started; make sure of it.
             launcher.kill_all();
             drop(raw);
             return Err(RunError::Interrupted { signal, partial: folder.path().to_owned() });
         }
+        result = execute(launcher, plan, &folder, &raw, started.1) => result?,
     };
 
     let raw_rows = match raw.finish() {

@@ -46,6 +46,8 @@ pub struct Plan {
     pub phases: Vec<PhasePlan>,
     pub requests: Vec<RequestPlan>,
     pub assertions: Vec<types::Assertion>,
+    /// Numbers published elsewhere, for the report's "published vs measured" table.
+    pub published: Vec<super::Published>,
     /// The variant the report compares the others with; `None`: the fastest.
     pub baseline: Option<String>,
     /// A custom report template, resolved against `workdir`.
@@ -97,6 +99,7 @@ impl Plan {
             phases: vec![phase],
             requests: vec![request],
             assertions: Vec::new(),
+            published: Vec::new(),
             baseline: None,
             report_template: None,
             safe_env: Vec::new(),
@@ -138,6 +141,12 @@ impl Plan {
             &mut problems,
         );
         check_baseline(manifest.baseline.as_deref(), &variants, &mut problems);
+        super::published::check(
+            &manifest.published,
+            &variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+            &phases.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            &mut problems,
+        );
         let report_template =
             plan_report_template(manifest.report.template.as_ref(), workdir, &mut problems);
 
@@ -156,6 +165,7 @@ impl Plan {
             phases,
             requests,
             assertions: manifest.assertions,
+            published: manifest.published,
             baseline: manifest.baseline,
             report_template,
             safe_env: manifest.report.safe_env,
