@@ -8,6 +8,7 @@
 //! file written as a binary of its own becomes a module by dropping its `mod support;` and
 //! importing `crate::support::…` instead of `support::…`.
 
+mod claims;
 mod compare;
 mod load;
 mod manifests;
