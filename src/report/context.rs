@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::filters;
+use super::verdict::{self, Side};
 use crate::environment::Environment;
 use crate::output::{RunRecord, SavedRun, VariantRecord};
 use crate::results::stats::{self, Estimate};
@@ -69,6 +70,9 @@ pub struct PhaseSection {
     pub trials: usize,
     /// With repeats: the lowest coverage of the intervals shown (95 % needs 6 trials or more).
     pub coverage: Option<f64>,
+    /// With repeats: the lowest coverage of the intervals of the "vs" ratios (95 % needs 4
+    /// trials each).
+    pub relative_coverage: Option<f64>,
     /// Variants whose trials spread more than 10 %, with the spread.
     pub noisy: Vec<String>,
     /// The server's CPU and memory were sampled: the cost table has data.
@@ -87,10 +91,13 @@ pub struct ResultRow {
     pub variant: String,
     /// The only trial's metrics, or each metric's median across trials.
     pub metrics: Option<Metrics>,
-    /// Requests/s relative to the baseline (or the fastest variant) of the phase.
+    /// Median requests/s relative to the baseline's (or the fastest variant's) in the phase.
     pub relative: Option<f64>,
-    /// With repeats: the uncertainty of `relative` (ratio of means, as hyperfine computes it).
+    /// With repeats: how far the interval of `relative` reaches on either side (see
+    /// `stats::ratio`), so that `relative ± relative_uncertainty` covers it.
     pub relative_uncertainty: Option<f64>,
+    /// With repeats: the coverage of that interval.
+    pub relative_coverage: Option<f64>,
     /// With repeats: medians with confidence intervals.
     pub rps: Option<Estimate>,
     pub p50_ms: Option<Estimate>,
@@ -179,14 +186,7 @@ fn describe_errors(m: &Metrics) -> String {
     format!("{} ({})", m.errors, parts.join(", "))
 }
 
-/// A variant's results in a phase: every trial, and each metric's median across them.
-struct VariantPhase<'a> {
-    name: &'a str,
-    trials: Vec<&'a Metrics>,
-    median: Metrics,
-}
-
-fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<VariantPhase<'a>> {
+fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<Side<'a>> {
     data.record
         .variants
         .iter()
@@ -197,7 +197,7 @@ fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<VariantPhase<'a>> {
                 .filter(|r| r.variant == v.name && r.phase == phase)
                 .map(|r| &r.metrics)
                 .collect();
-            Some(VariantPhase {
+            Some(Side {
                 name: &v.name,
                 median: Metrics::median(&trials)?,
                 trials,
@@ -208,63 +208,6 @@ fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<VariantPhase<'a>> {
 
 fn values(trials: &[&Metrics], get: fn(&Metrics) -> Option<f64>) -> Vec<f64> {
     trials.iter().filter_map(|m| get(m)).collect()
-}
-
-/// Closed model: "**a** served the most requests/s: 1.39× **b** (78,706.0 vs 56,543.2),
-/// p99 1.60 vs 2.45 ms."
-fn closed_verdict(results: &[VariantPhase]) -> Option<String> {
-    let mut ranked: Vec<&VariantPhase> = results.iter().collect();
-    ranked.sort_by(|a, b| b.median.rps.total_cmp(&a.median.rps));
-    let [best, runner_up, ..] = ranked.as_slice() else {
-        return None;
-    };
-    let (top, next) = (&best.median, &runner_up.median);
-    let (best, second) = (best.name, runner_up.name);
-    if next.rps <= 0.0 {
-        return Some(format!("Only **{best}** completed requests."));
-    }
-    let margin = match stats::ratio(
-        &values(&ranked[0].trials, |m| Some(m.rps)),
-        &values(&ranked[1].trials, |m| Some(m.rps)),
-    ) {
-        Some(r) if ranked[0].trials.len() > 1 => format!("{:.2} ± {:.2}×", r.value, r.uncertainty),
-        _ => filters::ratio((top.rps / next.rps).into()),
-    };
-    let p99 = match (top.p99_ms, next.p99_ms) {
-        (Some(a), Some(b)) => format!(
-            ", p99 {} vs {} ms",
-            filters::ms(a.into()),
-            filters::ms(b.into())
-        ),
-        _ => String::new(),
-    };
-    let cpu = match (top.cpu_mean_pct, next.cpu_mean_pct) {
-        (Some(a), Some(b)) => format!(", server CPU {a:.0} % vs {b:.0} %"),
-        _ => String::new(),
-    };
-    Some(format!(
-        "**{best}** served the most requests/s: {margin} **{second}** ({} vs {}){p99}{cpu}.",
-        filters::rate(top.rps.into()),
-        filters::rate(next.rps.into()),
-    ))
-}
-
-/// Open model: at a fixed rate every variant serves about the same requests/s, so the one
-/// with the lowest p99 latency wins.
-fn open_verdict(results: &[VariantPhase]) -> Option<String> {
-    let mut ranked: Vec<(&str, f64)> = results
-        .iter()
-        .filter_map(|v| v.median.p99_ms.map(|p99| (v.name, p99)))
-        .collect();
-    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let [(best, low), (second, next), ..] = ranked.as_slice() else {
-        return None;
-    };
-    Some(format!(
-        "**{best}** kept the lowest p99 latency at this rate: {} ms against {} ms for **{second}**.",
-        filters::ms((*low).into()),
-        filters::ms((*next).into()),
-    ))
 }
 
 /// benchrig near the limit of its own threads: the phase measured the load generator, not the
@@ -287,7 +230,7 @@ fn client_bound(variant: &str, m: &Metrics, open: bool) -> Option<String> {
 }
 
 /// "hyper-1: 1,204 requests dropped at the in-flight cap, 88 sent over 2 ms late"
-fn generator_limited(results: &[VariantPhase]) -> Option<String> {
+fn generator_limited(results: &[Side]) -> Option<String> {
     let notes: Vec<String> = results
         .iter()
         .map(|v| (v.name, &v.median))
@@ -318,7 +261,7 @@ fn generator_limited(results: &[VariantPhase]) -> Option<String> {
 }
 
 /// "hyper-1: 12 requests; hyper-2: 1 request" (medians across trials)
-fn resent(results: &[VariantPhase]) -> Option<String> {
+fn resent(results: &[Side]) -> Option<String> {
     let notes: Vec<String> = results
         .iter()
         .filter_map(|v| {
@@ -384,17 +327,16 @@ pub fn build(data: &SavedRun) -> ReportContext {
                         .unwrap_or_default();
                     let ratio = result.zip(reference).and_then(|(r, base)| {
                         stats::ratio(&rps, &values(&base.trials, |m| Some(m.rps)))
-                            .filter(|_| repeated && r.name != base.name)
+                            .filter(|_| r.name != base.name)
                     });
                     ResultRow {
                         variant: v.name.clone(),
                         metrics: result.map(|r| r.median.clone()),
-                        relative: ratio.map(|r| r.value).or_else(|| {
-                            result
-                                .zip(reference)
-                                .map(|(r, base)| r.median.rps / base.median.rps)
-                        }),
-                        relative_uncertainty: ratio.map(|r| r.uncertainty),
+                        relative: result
+                            .zip(reference)
+                            .map(|(r, base)| r.median.rps / base.median.rps),
+                        relative_uncertainty: ratio.filter(|_| repeated).map(|r| r.reach()),
+                        relative_coverage: ratio.filter(|_| repeated).map(|r| r.coverage),
                         rps: result
                             .filter(|_| repeated)
                             .and_then(|_| stats::estimate(&rps)),
@@ -422,6 +364,10 @@ pub fn build(data: &SavedRun) -> ReportContext {
             let coverage = rows
                 .iter()
                 .filter_map(|r| r.rps.map(|e| e.coverage))
+                .reduce(f64::min);
+            let relative_coverage = rows
+                .iter()
+                .filter_map(|r| r.relative_coverage)
                 .reduce(f64::min);
             let has_resources = rows
                 .iter()
@@ -471,9 +417,9 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 description: phase.description.clone(),
                 load: phase.load.clone(),
                 verdict: if phase.open {
-                    open_verdict(&results)
+                    verdict::open(&results)
                 } else {
-                    closed_verdict(&results)
+                    verdict::closed(&results)
                 },
                 open: phase.open,
                 generator_limited: if phase.open {
@@ -485,6 +431,7 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 rows,
                 trials,
                 coverage,
+                relative_coverage,
                 noisy,
                 has_resources,
                 client_bound,

@@ -7,6 +7,7 @@ pub mod filters;
 mod functions;
 
 pub mod plots;
+mod verdict;
 
 use std::path::{Path, PathBuf};
 
