@@ -1,5 +1,8 @@
 //! What report templates see, built from a saved report folder (see docs/templates.md).
 
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::filters;
@@ -84,6 +87,9 @@ pub struct PhaseSection {
     /// Paths of the plots, relative to the report.
     pub latency_plot: Option<String>,
     pub rps_plot: Option<String>,
+    /// The plots' titles, which say which trials they draw.
+    pub latency_plot_title: String,
+    pub rps_plot_title: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -141,23 +147,71 @@ pub struct RequestRow {
     pub body_bytes: usize,
 }
 
-/// Requests/s of each complete second of a variant's first trial of a phase, at the middle of
-/// the second; a last second cut short by the phase's end would show as a false dip.
+/// Requests/s of each complete second of a phase, the median across a variant's trials, at the
+/// middle of the second; a last second cut short by the phase's end would show as a false dip.
 pub fn rps_points(data: &SavedRun, variant: &str, phase: &str) -> Vec<(f64, f64)> {
-    let Some(duration) = data
+    let mut seconds: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for trial in data
         .results
         .iter()
-        .find(|r| r.variant == variant && r.phase == phase)
-        .map(|r| r.metrics.duration_s)
-    else {
-        return Vec::new();
-    };
-    data.timeline
-        .iter()
-        .filter(|t| t.variant == variant && t.phase == phase && t.trial == 1)
-        .filter(|t| (t.second.second + 1) as f64 <= duration + 0.05)
-        .map(|t| (t.second.second as f64 + 0.5, t.second.requests as f64))
+        .filter(|r| r.variant == variant && r.phase == phase)
+    {
+        let duration = trial.metrics.duration_s;
+        for t in data.timeline.iter().filter(|t| {
+            t.variant == variant
+                && t.phase == phase
+                && t.trial == trial.trial
+                && (t.second.second + 1) as f64 <= duration + 0.05
+        }) {
+            seconds
+                .entry(t.second.second)
+                .or_default()
+                .push(t.second.requests as f64);
+        }
+    }
+    seconds
+        .into_iter()
+        .filter_map(|(second, requests)| Some((second as f64 + 0.5, stats::median(&requests)?)))
         .collect()
+}
+
+/// The latencies of every trial of a variant's phase in one histogram (µs); `None` when the
+/// folder has none.
+pub fn pooled_latency(data: &SavedRun, variant: &str, phase: &str) -> Option<Histogram<u64>> {
+    let mut trials = data
+        .histograms
+        .iter()
+        .filter(|h| h.tag.variant == variant && h.tag.phase == phase && h.tag.request.is_none());
+    let mut pooled = trials.next()?.histogram.clone();
+    for h in trials {
+        // Histograms of one run share their bounds, so adding cannot fail.
+        pooled.add(&h.histogram).ok()?;
+    }
+    Some(pooled)
+}
+
+/// The most trials any variant ran of a phase.
+pub fn phase_trials(data: &SavedRun, phase: &str) -> usize {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in data.results.iter().filter(|r| r.phase == phase) {
+        *counts.entry(r.variant.as_str()).or_default() += 1;
+    }
+    counts.into_values().max().unwrap_or(0)
+}
+
+/// The titles of a phase's plots, saying which trials they draw: (latency, requests/s).
+pub fn plot_titles(phase: &str, trials: usize) -> (String, String) {
+    if trials > 1 {
+        (
+            format!("{phase}: latency by percentile, {trials} trials pooled"),
+            format!("{phase}: requests per second, median of {trials} trials"),
+        )
+    } else {
+        (
+            format!("{phase}: latency by percentile, 1 trial"),
+            format!("{phase}: requests per second, 1 trial"),
+        )
+    }
 }
 
 /// The file names of a phase's plots inside the report folder.
@@ -166,6 +220,33 @@ pub fn plot_paths(phase: &str) -> (String, String) {
         format!("plots/{phase}-latency.svg"),
         format!("plots/{phase}-rps.svg"),
     )
+}
+
+/// A variant's rows of the per-request table: each metric's median across its trials, as in
+/// the results table, one row per request name in the order they were saved.
+fn requests_by_median(data: &SavedRun, variant: &str, phase: &str) -> Vec<RequestResultRow> {
+    let mut requests: Vec<(&str, Vec<&Metrics>)> = Vec::new();
+    for r in data
+        .by_request
+        .iter()
+        .filter(|r| r.variant == variant && r.phase == phase)
+    {
+        let name = r.request.as_deref().unwrap_or_default();
+        match requests.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, trials)) => trials.push(&r.metrics),
+            None => requests.push((name, vec![&r.metrics])),
+        }
+    }
+    requests
+        .into_iter()
+        .filter_map(|(request, trials)| {
+            Some(RequestResultRow {
+                variant: variant.to_owned(),
+                request: request.to_owned(),
+                metrics: Metrics::median(&trials)?,
+            })
+        })
+        .collect()
 }
 
 fn describe_errors(m: &Metrics) -> String {
@@ -387,23 +468,13 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 record
                     .variants
                     .iter()
-                    .flat_map(|v| {
-                        data.by_request
-                            .iter()
-                            .filter(|r| {
-                                r.variant == v.name && r.phase == phase.name && r.trial == 1
-                            })
-                            .map(|r| RequestResultRow {
-                                variant: r.variant.clone(),
-                                request: r.request.clone().unwrap_or_default(),
-                                metrics: r.metrics.clone(),
-                            })
-                    })
+                    .flat_map(|v| requests_by_median(data, &v.name, &phase.name))
                     .collect()
             } else {
                 Vec::new()
             };
             let (latency_plot, rps_plot) = plot_paths(&phase.name);
+            let (latency_plot_title, rps_plot_title) = plot_titles(&phase.name, trials);
             let has_histograms = data
                 .histograms
                 .iter()
@@ -438,6 +509,8 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 by_request,
                 latency_plot: has_histograms.then_some(latency_plot),
                 rps_plot: has_timeline.then_some(rps_plot),
+                latency_plot_title,
+                rps_plot_title,
             }
         })
         .collect();

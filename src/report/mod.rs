@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 
-pub use context::{build as build_context, plot_paths, rps_points, ReportContext};
+pub use context::{
+    build as build_context, phase_trials, plot_paths, plot_titles, pooled_latency, rps_points,
+    ReportContext,
+};
 
 use crate::output::SavedRun;
 
@@ -116,26 +119,22 @@ pub fn render_plots(data: &SavedRun) -> Result<Vec<(String, String)>, ReportErro
     let mut files = Vec::new();
     for phase in &data.record.phases {
         let (latency_path, rps_path) = plot_paths(&phase.name);
+        let (latency_title, rps_title) = plot_titles(&phase.name, phase_trials(data, &phase.name));
         let latency: Vec<plots::Series> = data
             .record
             .variants
             .iter()
             .filter_map(|v| {
-                // The first trial of each variant; other trials are in the histogram log.
-                let h = data.histograms.iter().find(|h| {
-                    h.tag.variant == v.name && h.tag.phase == phase.name && h.tag.request.is_none()
-                })?;
                 Some(plots::Series {
                     name: v.name.clone(),
-                    points: plots::percentile_points(&h.histogram),
+                    points: plots::percentile_points(&pooled_latency(data, &v.name, &phase.name)?),
                 })
             })
             .collect();
         if !latency.is_empty() {
-            let title = format!("{}: latency by percentile", phase.name);
             files.push((
                 latency_path,
-                plots::latency_spectrum_svg(&title, &latency).map_err(ReportError::Data)?,
+                plots::latency_spectrum_svg(&latency_title, &latency).map_err(ReportError::Data)?,
             ));
         }
         let rps: Vec<plots::Series> = data
@@ -151,10 +150,9 @@ pub fn render_plots(data: &SavedRun) -> Result<Vec<(String, String)>, ReportErro
             })
             .collect();
         if !rps.is_empty() {
-            let title = format!("{}: requests per second", phase.name);
             files.push((
                 rps_path,
-                plots::rps_over_time_svg(&title, &rps).map_err(ReportError::Data)?,
+                plots::rps_over_time_svg(&rps_title, &rps).map_err(ReportError::Data)?,
             ));
         }
     }
