@@ -373,6 +373,82 @@ mod tests {
         assert_eq!(names, ["plots/main-latency.svg", "plots/main-rps.svg"]);
     }
 
+    /// `saved_run` with a second trial of every variant: half the requests/s of the first.
+    fn two_trials() -> SavedRun {
+        let mut run = saved_run();
+        let second = |rows: &[MetricsRow]| -> Vec<MetricsRow> {
+            rows.iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.trial = 2;
+                    r.metrics.requests /= 2;
+                    r.metrics.rps /= 2.0;
+                    r
+                })
+                .collect()
+        };
+        run.results.extend(second(&run.results));
+        run.by_request.extend(second(&run.by_request));
+        let timeline: Vec<TimeseriesRow> = run
+            .timeline
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                t.trial = 2;
+                t.second.requests /= 2;
+                t
+            })
+            .collect();
+        run.timeline.extend(timeline);
+        let histograms: Vec<TaggedHistogram> = run
+            .histograms
+            .iter()
+            .map(|h| {
+                let mut h = h.clone();
+                h.tag.trial = 2;
+                h
+            })
+            .collect();
+        run.histograms.extend(histograms);
+        run
+    }
+
+    #[test]
+    fn per_request_tables_and_plots_draw_every_trial_and_say_so() {
+        let run = two_trials();
+        let report = render(&run, None).unwrap();
+        // The median of 1,000 and 500 requests, as the results table takes it.
+        assert!(
+            report.contains("| fast | hello | 750 | 150.0 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("Medians of the 2 trials of each variant, as in the table above"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "![main: latency by percentile, 2 trials pooled](plots/main-latency.svg)"
+            ),
+            "{report}"
+        );
+        assert!(report.contains("histograms of all 2 trials of each variant added together"));
+        // Each second: the median of the two trials' 200 and 100 requests.
+        let points = rps_points(&run, "fast", "main");
+        assert_eq!(points.len(), 5);
+        assert!(points.iter().all(|p| p.1 == 150.0), "{points:?}");
+        // Both trials' latencies, added.
+        let pooled = pooled_latency(&run, "fast", "main").unwrap();
+        assert_eq!(pooled.len(), 2 * run.histograms[0].histogram.len());
+        let plots = render_plots(&run).unwrap();
+        assert!(plots[0]
+            .1
+            .contains("main: latency by percentile, 2 trials pooled"));
+        assert!(plots[1]
+            .1
+            .contains("main: requests per second, median of 2 trials"));
+    }
+
     #[test]
     fn re_sent_requests_get_a_note_only_when_there_are_some() {
         let mut run = saved_run();

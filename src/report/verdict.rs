@@ -158,3 +158,148 @@ pub fn open(results: &[Side]) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::results::Tally;
+
+    /// One trial per value: that requests/s, and a p99 of `p99` ms.
+    fn trials(rps: &[f64], p99: f64) -> Vec<Metrics> {
+        rps.iter()
+            .map(|&rps| {
+                let mut m = Metrics::from_tally(&Tally::new(), Duration::from_secs(1), None);
+                m.rps = rps;
+                m.p99_ms = Some(p99);
+                m
+            })
+            .collect()
+    }
+
+    fn side<'a>(name: &'a str, trials: &'a [Metrics]) -> Side<'a> {
+        let trials: Vec<&Metrics> = trials.iter().collect();
+        Side {
+            name,
+            median: Metrics::median(&trials).unwrap(),
+            trials,
+        }
+    }
+
+    fn closed_of(a: &[Metrics], b: &[Metrics]) -> String {
+        closed(&[side("a", a), side("b", b)]).unwrap()
+    }
+
+    fn closed_rps(a: &[f64], b: &[f64]) -> String {
+        closed_of(&trials(a, 1.0), &trials(b, 2.0))
+    }
+
+    #[test]
+    fn a_significant_difference_names_the_winner() {
+        let verdict = closed_rps(
+            &[110.0, 120.0, 130.0, 125.0, 115.0],
+            &[100.0, 98.0, 102.0, 101.0, 99.0],
+        );
+        assert_eq!(
+            verdict,
+            "**a** served the most requests/s: 1.20× **b** (120.0 vs 100.0 req/s; medians of 5 \
+             trials, ratio 1.10–1.30 with 96.83 % confidence), p99 1.00 vs 2.00 ms."
+        );
+        // The order of the variants does not matter, only their numbers.
+        let swapped = closed_rps(
+            &[100.0, 98.0, 102.0, 101.0, 99.0],
+            &[110.0, 120.0, 130.0, 125.0, 115.0],
+        );
+        assert!(swapped.starts_with("**b** served the most requests/s: 1.20× **a**"));
+    }
+
+    #[test]
+    fn overlapping_repeats_are_no_significant_difference() {
+        let five = closed_rps(
+            &[104.0, 100.0, 98.0, 102.0, 96.0],
+            &[101.0, 97.0, 103.0, 99.0, 100.0],
+        );
+        assert_eq!(
+            five,
+            "No significant difference between **a** and **b** in requests/s: 1.00× (100.0 vs \
+             100.0 req/s; medians of 5 trials, ratio 0.95–1.05 with 96.83 % confidence), p99 \
+             1.00 vs 2.00 ms."
+        );
+        // 3 and 3 trials, medians 30 % apart, but one trial of b beats one of a: no winner.
+        let three = closed_rps(&[130.0, 135.0, 90.0], &[100.0, 104.0, 98.0]);
+        assert!(
+            three.starts_with(
+                "No significant difference between **a** and **b** in requests/s: 1.30×"
+            ) && three.contains(
+                "with 90.00 % confidence, too few trials for 95 % (4 each): the trials overlap"
+            ),
+            "{three}"
+        );
+    }
+
+    #[test]
+    fn with_too_few_trials_only_a_difference_beyond_the_noise_names_a_winner() {
+        let apart = closed_rps(&[130.0, 135.0, 128.0], &[100.0, 104.0, 98.0]);
+        assert!(
+            apart.starts_with("**a** served the most requests/s: 1.30× **b** (130.0 vs 100.0 req/s; medians of 3 trials, ratio 1.23–1.38 with 90.00 % confidence, too few trials for 95 % (4 each): no overlap between trials, and a difference of 30.0 %, beyond the 15 % run-to-run noise)"),
+            "{apart}"
+        );
+        let near = closed_rps(&[105.0, 106.0, 107.0], &[100.0, 101.0, 99.0]);
+        assert!(
+            near.starts_with("No significant difference between **a** and **b**")
+                && near.contains("a difference of 6.0 %, within the 15 % run-to-run noise"),
+            "{near}"
+        );
+    }
+
+    #[test]
+    fn a_single_trial_each_has_no_uncertainty_and_needs_a_difference_beyond_the_noise() {
+        assert_eq!(
+            closed_rps(&[110.0], &[100.0]),
+            "No significant difference between **a** and **b** in requests/s: 1.10× (110.0 vs \
+             100.0 req/s; one trial each, so no uncertainty is known: a difference of 10.0 %, \
+             within the 15 % run-to-run noise), p99 1.00 vs 2.00 ms."
+        );
+        assert_eq!(
+            closed_rps(&[130.0], &[100.0]),
+            "**a** served the most requests/s: 1.30× **b** (130.0 vs 100.0 req/s; one trial \
+             each, so no uncertainty is known: a difference of 30.0 %, beyond the 15 % \
+             run-to-run noise), p99 1.00 vs 2.00 ms."
+        );
+    }
+
+    #[test]
+    fn two_identical_variants_differ_by_nothing_significant() {
+        let same = [100.0, 101.0, 99.0];
+        let verdict = closed_of(&trials(&same, 1.0), &trials(&same, 1.0));
+        assert!(
+            verdict.starts_with("No significant difference between **a** and **b** in requests/s: 1.00× (100.0 vs 100.0 req/s"),
+            "{verdict}"
+        );
+        // The same data always gives the same sentence.
+        assert_eq!(verdict, closed_of(&trials(&same, 1.0), &trials(&same, 1.0)));
+    }
+
+    #[test]
+    fn open_phases_judge_the_p99() {
+        let with_p99 = |p99s: &[f64]| -> Vec<Metrics> {
+            p99s.iter()
+                .map(|&p99| trials(&[100.0], p99).remove(0))
+                .collect()
+        };
+        let verdict = |a: &[f64], b: &[f64]| {
+            let (a, b) = (with_p99(a), with_p99(b));
+            open(&[side("a", &a), side("b", &b)]).unwrap()
+        };
+        assert_eq!(
+            verdict(&[2.0], &[1.0]),
+            "**b** kept the lowest p99 latency at this rate: 1.00 ms against 2.00 ms for **a** \
+             (2.00× higher; one trial each, so no uncertainty is known: a factor of 2.00, beyond \
+             the 45 % run-to-run noise)."
+        );
+        assert!(verdict(&[1.3], &[1.0]).starts_with(
+            "No significant difference between **b** and **a** in p99 latency at this rate: 1.00 vs 1.30 ms (1.30× higher for **a**; one trial each"
+        ));
+    }
+}
