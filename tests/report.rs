@@ -92,6 +92,36 @@ fn a_report_is_reproduced_byte_for_byte_from_its_files() {
 }
 
 #[test]
+fn two_identical_variants_repeated_show_no_significant_difference() {
+    let server = hello_rs();
+    let variant = |name: &str| {
+        format!(
+            "{{ name: {name}, cpus: [0], ready: {{ http: /health }}, command: [{server}, --port, \"{{{{ port }}}}\", --threads, \"1\"] }}"
+        )
+    };
+    let run = Experiment::new("a-a")
+        .line("repeat: 3")
+        .line("load: { cpus: [1] }")
+        .variant(&variant("a"))
+        .variant(&variant("b"))
+        .warmup("{ vus: 4, duration: 1s }")
+        .phase("{ name: closed, vus: 8, duration: 1s }")
+        .request("{ path: /hello }")
+        .run();
+    run.expect_code(0);
+    let report = run.report();
+    let headline = report
+        .lines()
+        .find(|l| l.starts_with("- **closed**"))
+        .unwrap_or_else(|| panic!("no headline for the phase:\n{report}"));
+    assert!(
+        headline.contains(": No significant difference between **")
+            && headline.contains("medians of 3 trials"),
+        "{headline}"
+    );
+}
+
+#[test]
 fn every_committed_report_is_what_the_current_code_renders() {
     let reports = repo_root().join("reports");
     let mut checked = 0;

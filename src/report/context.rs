@@ -1,8 +1,12 @@
 //! What report templates see, built from a saved report folder (see docs/templates.md).
 
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::filters;
+use super::verdict::{self, Side};
 use crate::environment::Environment;
 use crate::output::{RunRecord, SavedRun, VariantRecord};
 use crate::results::stats::{self, Estimate};
@@ -74,6 +78,9 @@ pub struct PhaseSection {
     pub trials: usize,
     /// With repeats: the lowest coverage of the intervals shown (95 % needs 6 trials or more).
     pub coverage: Option<f64>,
+    /// With repeats: the lowest coverage of the intervals of the "vs" ratios (95 % needs 4
+    /// trials each).
+    pub relative_coverage: Option<f64>,
     /// Variants whose trials spread more than 10 %, with the spread.
     pub noisy: Vec<String>,
     /// The server's CPU and memory were sampled: the cost table has data.
@@ -85,6 +92,9 @@ pub struct PhaseSection {
     /// Paths of the plots, relative to the report.
     pub latency_plot: Option<String>,
     pub rps_plot: Option<String>,
+    /// The plots' titles, which say which trials they draw.
+    pub latency_plot_title: String,
+    pub rps_plot_title: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,10 +102,13 @@ pub struct ResultRow {
     pub variant: String,
     /// The only trial's metrics, or each metric's median across trials.
     pub metrics: Option<Metrics>,
-    /// Requests/s relative to the baseline (or the fastest variant) of the phase.
+    /// Median requests/s relative to the baseline's (or the fastest variant's) in the phase.
     pub relative: Option<f64>,
-    /// With repeats: the uncertainty of `relative` (ratio of means, as hyperfine computes it).
+    /// With repeats: how far the interval of `relative` reaches on either side (see
+    /// `stats::ratio`), so that `relative ± relative_uncertainty` covers it.
     pub relative_uncertainty: Option<f64>,
+    /// With repeats: the coverage of that interval.
+    pub relative_coverage: Option<f64>,
     /// With repeats: medians with confidence intervals.
     pub rps: Option<Estimate>,
     pub p50_ms: Option<Estimate>,
@@ -139,23 +152,71 @@ pub struct RequestRow {
     pub body_bytes: usize,
 }
 
-/// Requests/s of each complete second of a variant's first trial of a phase, at the middle of
-/// the second; a last second cut short by the phase's end would show as a false dip.
+/// Requests/s of each complete second of a phase, the median across a variant's trials, at the
+/// middle of the second; a last second cut short by the phase's end would show as a false dip.
 pub fn rps_points(data: &SavedRun, variant: &str, phase: &str) -> Vec<(f64, f64)> {
-    let Some(duration) = data
+    let mut seconds: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for trial in data
         .results
         .iter()
-        .find(|r| r.variant == variant && r.phase == phase)
-        .map(|r| r.metrics.duration_s)
-    else {
-        return Vec::new();
-    };
-    data.timeline
-        .iter()
-        .filter(|t| t.variant == variant && t.phase == phase && t.trial == 1)
-        .filter(|t| (t.second.second + 1) as f64 <= duration + 0.05)
-        .map(|t| (t.second.second as f64 + 0.5, t.second.requests as f64))
+        .filter(|r| r.variant == variant && r.phase == phase)
+    {
+        let duration = trial.metrics.duration_s;
+        for t in data.timeline.iter().filter(|t| {
+            t.variant == variant
+                && t.phase == phase
+                && t.trial == trial.trial
+                && (t.second.second + 1) as f64 <= duration + 0.05
+        }) {
+            seconds
+                .entry(t.second.second)
+                .or_default()
+                .push(t.second.requests as f64);
+        }
+    }
+    seconds
+        .into_iter()
+        .filter_map(|(second, requests)| Some((second as f64 + 0.5, stats::median(&requests)?)))
         .collect()
+}
+
+/// The latencies of every trial of a variant's phase in one histogram (µs); `None` when the
+/// folder has none.
+pub fn pooled_latency(data: &SavedRun, variant: &str, phase: &str) -> Option<Histogram<u64>> {
+    let mut trials = data
+        .histograms
+        .iter()
+        .filter(|h| h.tag.variant == variant && h.tag.phase == phase && h.tag.request.is_none());
+    let mut pooled = trials.next()?.histogram.clone();
+    for h in trials {
+        // Histograms of one run share their bounds, so adding cannot fail.
+        pooled.add(&h.histogram).ok()?;
+    }
+    Some(pooled)
+}
+
+/// The most trials any variant ran of a phase.
+pub fn phase_trials(data: &SavedRun, phase: &str) -> usize {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in data.results.iter().filter(|r| r.phase == phase) {
+        *counts.entry(r.variant.as_str()).or_default() += 1;
+    }
+    counts.into_values().max().unwrap_or(0)
+}
+
+/// The titles of a phase's plots, saying which trials they draw: (latency, requests/s).
+pub fn plot_titles(phase: &str, trials: usize) -> (String, String) {
+    if trials > 1 {
+        (
+            format!("{phase}: latency by percentile, {trials} trials pooled"),
+            format!("{phase}: requests per second, median of {trials} trials"),
+        )
+    } else {
+        (
+            format!("{phase}: latency by percentile, 1 trial"),
+            format!("{phase}: requests per second, 1 trial"),
+        )
+    }
 }
 
 /// The file names of a phase's plots inside the report folder.
@@ -164,6 +225,33 @@ pub fn plot_paths(phase: &str) -> (String, String) {
         format!("plots/{phase}-latency.svg"),
         format!("plots/{phase}-rps.svg"),
     )
+}
+
+/// A variant's rows of the per-request table: each metric's median across its trials, as in
+/// the results table, one row per request name in the order they were saved.
+fn requests_by_median(data: &SavedRun, variant: &str, phase: &str) -> Vec<RequestResultRow> {
+    let mut requests: Vec<(&str, Vec<&Metrics>)> = Vec::new();
+    for r in data
+        .by_request
+        .iter()
+        .filter(|r| r.variant == variant && r.phase == phase)
+    {
+        let name = r.request.as_deref().unwrap_or_default();
+        match requests.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, trials)) => trials.push(&r.metrics),
+            None => requests.push((name, vec![&r.metrics])),
+        }
+    }
+    requests
+        .into_iter()
+        .filter_map(|(request, trials)| {
+            Some(RequestResultRow {
+                variant: variant.to_owned(),
+                request: request.to_owned(),
+                metrics: Metrics::median(&trials)?,
+            })
+        })
+        .collect()
 }
 
 fn describe_errors(m: &Metrics) -> String {
@@ -184,14 +272,7 @@ fn describe_errors(m: &Metrics) -> String {
     format!("{} ({})", m.errors, parts.join(", "))
 }
 
-/// A variant's results in a phase: every trial, and each metric's median across them.
-struct VariantPhase<'a> {
-    name: &'a str,
-    trials: Vec<&'a Metrics>,
-    median: Metrics,
-}
-
-fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<VariantPhase<'a>> {
+fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<Side<'a>> {
     data.record
         .variants
         .iter()
@@ -202,7 +283,7 @@ fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<VariantPhase<'a>> {
                 .filter(|r| r.variant == v.name && r.phase == phase)
                 .map(|r| &r.metrics)
                 .collect();
-            Some(VariantPhase {
+            Some(Side {
                 name: &v.name,
                 median: Metrics::median(&trials)?,
                 trials,
@@ -213,63 +294,6 @@ fn phase_results<'a>(data: &'a SavedRun, phase: &str) -> Vec<VariantPhase<'a>> {
 
 fn values(trials: &[&Metrics], get: fn(&Metrics) -> Option<f64>) -> Vec<f64> {
     trials.iter().filter_map(|m| get(m)).collect()
-}
-
-/// Closed model: "**a** served the most requests/s: 1.39× **b** (78,706.0 vs 56,543.2),
-/// p99 1.60 vs 2.45 ms."
-fn closed_verdict(results: &[VariantPhase]) -> Option<String> {
-    let mut ranked: Vec<&VariantPhase> = results.iter().collect();
-    ranked.sort_by(|a, b| b.median.rps.total_cmp(&a.median.rps));
-    let [best, runner_up, ..] = ranked.as_slice() else {
-        return None;
-    };
-    let (top, next) = (&best.median, &runner_up.median);
-    let (best, second) = (best.name, runner_up.name);
-    if next.rps <= 0.0 {
-        return Some(format!("Only **{best}** completed requests."));
-    }
-    let margin = match stats::ratio(
-        &values(&ranked[0].trials, |m| Some(m.rps)),
-        &values(&ranked[1].trials, |m| Some(m.rps)),
-    ) {
-        Some(r) if ranked[0].trials.len() > 1 => format!("{:.2} ± {:.2}×", r.value, r.uncertainty),
-        _ => filters::ratio((top.rps / next.rps).into()),
-    };
-    let p99 = match (top.p99_ms, next.p99_ms) {
-        (Some(a), Some(b)) => format!(
-            ", p99 {} vs {} ms",
-            filters::ms(a.into()),
-            filters::ms(b.into())
-        ),
-        _ => String::new(),
-    };
-    let cpu = match (top.cpu_mean_pct, next.cpu_mean_pct) {
-        (Some(a), Some(b)) => format!(", server CPU {a:.0} % vs {b:.0} %"),
-        _ => String::new(),
-    };
-    Some(format!(
-        "**{best}** served the most requests/s: {margin} **{second}** ({} vs {}){p99}{cpu}.",
-        filters::rate(top.rps.into()),
-        filters::rate(next.rps.into()),
-    ))
-}
-
-/// Open model: at a fixed rate every variant serves about the same requests/s, so the one
-/// with the lowest p99 latency wins.
-fn open_verdict(results: &[VariantPhase]) -> Option<String> {
-    let mut ranked: Vec<(&str, f64)> = results
-        .iter()
-        .filter_map(|v| v.median.p99_ms.map(|p99| (v.name, p99)))
-        .collect();
-    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let [(best, low), (second, next), ..] = ranked.as_slice() else {
-        return None;
-    };
-    Some(format!(
-        "**{best}** kept the lowest p99 latency at this rate: {} ms against {} ms for **{second}**.",
-        filters::ms((*low).into()),
-        filters::ms((*next).into()),
-    ))
 }
 
 /// benchrig near the limit of its own threads: the phase measured the load generator, not the
@@ -292,7 +316,7 @@ fn client_bound(variant: &str, m: &Metrics, open: bool) -> Option<String> {
 }
 
 /// "hyper-1: 1,204 requests dropped at the in-flight cap, 88 sent over 2 ms late"
-fn generator_limited(results: &[VariantPhase]) -> Option<String> {
+fn generator_limited(results: &[Side]) -> Option<String> {
     let notes: Vec<String> = results
         .iter()
         .map(|v| (v.name, &v.median))
@@ -323,7 +347,7 @@ fn generator_limited(results: &[VariantPhase]) -> Option<String> {
 }
 
 /// "hyper-1: 12 requests; hyper-2: 1 request" (medians across trials)
-fn resent(results: &[VariantPhase]) -> Option<String> {
+fn resent(results: &[Side]) -> Option<String> {
     let notes: Vec<String> = results
         .iter()
         .filter_map(|v| {
@@ -390,17 +414,16 @@ pub fn build(data: &SavedRun) -> ReportContext {
                         .unwrap_or_default();
                     let ratio = result.zip(reference).and_then(|(r, base)| {
                         stats::ratio(&rps, &values(&base.trials, |m| Some(m.rps)))
-                            .filter(|_| repeated && r.name != base.name)
+                            .filter(|_| r.name != base.name)
                     });
                     ResultRow {
                         variant: v.name.clone(),
                         metrics: result.map(|r| r.median.clone()),
-                        relative: ratio.map(|r| r.value).or_else(|| {
-                            result
-                                .zip(reference)
-                                .map(|(r, base)| r.median.rps / base.median.rps)
-                        }),
-                        relative_uncertainty: ratio.map(|r| r.uncertainty),
+                        relative: result
+                            .zip(reference)
+                            .map(|(r, base)| r.median.rps / base.median.rps),
+                        relative_uncertainty: ratio.filter(|_| repeated).map(|r| r.reach()),
+                        relative_coverage: ratio.filter(|_| repeated).map(|r| r.coverage),
                         rps: result
                             .filter(|_| repeated)
                             .and_then(|_| stats::estimate(&rps)),
@@ -429,6 +452,10 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 .iter()
                 .filter_map(|r| r.rps.map(|e| e.coverage))
                 .reduce(f64::min);
+            let relative_coverage = rows
+                .iter()
+                .filter_map(|r| r.relative_coverage)
+                .reduce(f64::min);
             let has_resources = rows
                 .iter()
                 .any(|r| r.metrics.as_ref().is_some_and(|m| m.cpu_mean_pct.is_some()));
@@ -447,23 +474,13 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 record
                     .variants
                     .iter()
-                    .flat_map(|v| {
-                        data.by_request
-                            .iter()
-                            .filter(|r| {
-                                r.variant == v.name && r.phase == phase.name && r.trial == 1
-                            })
-                            .map(|r| RequestResultRow {
-                                variant: r.variant.clone(),
-                                request: r.request.clone().unwrap_or_default(),
-                                metrics: r.metrics.clone(),
-                            })
-                    })
+                    .flat_map(|v| requests_by_median(data, &v.name, &phase.name))
                     .collect()
             } else {
                 Vec::new()
             };
             let (latency_plot, rps_plot) = plot_paths(&phase.name);
+            let (latency_plot_title, rps_plot_title) = plot_titles(&phase.name, trials);
             let has_histograms = data
                 .histograms
                 .iter()
@@ -477,9 +494,9 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 description: phase.description.clone(),
                 load: phase.load.clone(),
                 verdict: if phase.open {
-                    open_verdict(&results)
+                    verdict::open(&results)
                 } else {
-                    closed_verdict(&results)
+                    verdict::closed(&results)
                 },
                 open: phase.open,
                 generator_limited: if phase.open {
@@ -491,12 +508,15 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 rows,
                 trials,
                 coverage,
+                relative_coverage,
                 noisy,
                 has_resources,
                 client_bound,
                 by_request,
                 latency_plot: has_histograms.then_some(latency_plot),
                 rps_plot: has_timeline.then_some(rps_plot),
+                latency_plot_title,
+                rps_plot_title,
             }
         })
         .collect();

@@ -9,13 +9,17 @@ mod functions;
 mod published;
 
 pub mod plots;
+mod verdict;
 
 use std::path::{Path, PathBuf};
 
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 
-pub use context::{build as build_context, plot_paths, rps_points, ReportContext};
+pub use context::{
+    build as build_context, phase_trials, plot_paths, plot_titles, pooled_latency, rps_points,
+    ReportContext,
+};
 
 use crate::output::SavedRun;
 
@@ -117,26 +121,22 @@ pub fn render_plots(data: &SavedRun) -> Result<Vec<(String, String)>, ReportErro
     let mut files = Vec::new();
     for phase in &data.record.phases {
         let (latency_path, rps_path) = plot_paths(&phase.name);
+        let (latency_title, rps_title) = plot_titles(&phase.name, phase_trials(data, &phase.name));
         let latency: Vec<plots::Series> = data
             .record
             .variants
             .iter()
             .filter_map(|v| {
-                // The first trial of each variant; other trials are in the histogram log.
-                let h = data.histograms.iter().find(|h| {
-                    h.tag.variant == v.name && h.tag.phase == phase.name && h.tag.request.is_none()
-                })?;
                 Some(plots::Series {
                     name: v.name.clone(),
-                    points: plots::percentile_points(&h.histogram),
+                    points: plots::percentile_points(&pooled_latency(data, &v.name, &phase.name)?),
                 })
             })
             .collect();
         if !latency.is_empty() {
-            let title = format!("{}: latency by percentile", phase.name);
             files.push((
                 latency_path,
-                plots::latency_spectrum_svg(&title, &latency).map_err(ReportError::Data)?,
+                plots::latency_spectrum_svg(&latency_title, &latency).map_err(ReportError::Data)?,
             ));
         }
         let rps: Vec<plots::Series> = data
@@ -152,10 +152,9 @@ pub fn render_plots(data: &SavedRun) -> Result<Vec<(String, String)>, ReportErro
             })
             .collect();
         if !rps.is_empty() {
-            let title = format!("{}: requests per second", phase.name);
             files.push((
                 rps_path,
-                plots::rps_over_time_svg(&title, &rps).map_err(ReportError::Data)?,
+                plots::rps_over_time_svg(&rps_title, &rps).map_err(ReportError::Data)?,
             ));
         }
     }
@@ -376,6 +375,82 @@ mod tests {
         assert_eq!(plots, render_plots(&run).unwrap());
         let names: Vec<&str> = plots.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["plots/main-latency.svg", "plots/main-rps.svg"]);
+    }
+
+    /// `saved_run` with a second trial of every variant: half the requests/s of the first.
+    fn two_trials() -> SavedRun {
+        let mut run = saved_run();
+        let second = |rows: &[MetricsRow]| -> Vec<MetricsRow> {
+            rows.iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.trial = 2;
+                    r.metrics.requests /= 2;
+                    r.metrics.rps /= 2.0;
+                    r
+                })
+                .collect()
+        };
+        run.results.extend(second(&run.results));
+        run.by_request.extend(second(&run.by_request));
+        let timeline: Vec<TimeseriesRow> = run
+            .timeline
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                t.trial = 2;
+                t.second.requests /= 2;
+                t
+            })
+            .collect();
+        run.timeline.extend(timeline);
+        let histograms: Vec<TaggedHistogram> = run
+            .histograms
+            .iter()
+            .map(|h| {
+                let mut h = h.clone();
+                h.tag.trial = 2;
+                h
+            })
+            .collect();
+        run.histograms.extend(histograms);
+        run
+    }
+
+    #[test]
+    fn per_request_tables_and_plots_draw_every_trial_and_say_so() {
+        let run = two_trials();
+        let report = render(&run, None).unwrap();
+        // The median of 1,000 and 500 requests, as the results table takes it.
+        assert!(
+            report.contains("| fast | hello | 750 | 150.0 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("Medians of the 2 trials of each variant, as in the table above"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "![main: latency by percentile, 2 trials pooled](plots/main-latency.svg)"
+            ),
+            "{report}"
+        );
+        assert!(report.contains("histograms of all 2 trials of each variant added together"));
+        // Each second: the median of the two trials' 200 and 100 requests.
+        let points = rps_points(&run, "fast", "main");
+        assert_eq!(points.len(), 5);
+        assert!(points.iter().all(|p| p.1 == 150.0), "{points:?}");
+        // Both trials' latencies, added.
+        let pooled = pooled_latency(&run, "fast", "main").unwrap();
+        assert_eq!(pooled.len(), 2 * run.histograms[0].histogram.len());
+        let plots = render_plots(&run).unwrap();
+        assert!(plots[0]
+            .1
+            .contains("main: latency by percentile, 2 trials pooled"));
+        assert!(plots[1]
+            .1
+            .contains("main: requests per second, median of 2 trials"));
     }
 
     #[test]

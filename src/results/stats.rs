@@ -4,8 +4,13 @@
 //!   statistics: the narrowest [x(l), x(n+1−l)] whose coverage, from the binomial
 //!   distribution, is at least 95 %. With fewer than 6 trials no such interval exists; then
 //!   [min, max] is given with its actual coverage (75 % for 3 trials, 93.75 % for 5).
-//! - The ratio between two variants as a ratio of means, with the uncertainty propagated from
-//!   the standard deviations, as hyperfine does: r ± r·√((sa/ma)² + (sb/mb)²).
+//! - The ratio between two variants as the ratio of their medians (the numbers the report
+//!   shows), with the distribution-free interval that goes with the Mann–Whitney rank test:
+//!   order statistics of the ratios between every trial of one side and every trial of the
+//!   other, their coverage from the exact null distribution of the rank statistic. The
+//!   interval excludes 1 exactly when the two-sided rank test rejects at its level.
+//! - Whether a difference is significant: at 95 % when the trials allow it, otherwise only
+//!   beyond the metric's measured run-to-run noise ([`judge`]).
 //! - The coefficient of variation (standard deviation / mean) to flag noisy trials.
 
 use serde::{Deserialize, Serialize};
@@ -110,25 +115,152 @@ pub fn coefficient_of_variation(values: &[f64]) -> Option<f64> {
     (m != 0.0).then(|| stdev(values).unwrap_or(0.0) / m.abs())
 }
 
-/// A ratio a/b with its uncertainty.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Ratio {
-    pub value: f64,
-    pub uncertainty: f64,
+/// P(U ≤ u) for u = 0..=m·n, U the Mann–Whitney count (pairs in which the first sample's value
+/// is the larger) when both samples come from one distribution. The number of orderings with
+/// each U are the coefficients of the Gaussian binomial [m+n choose m]_q = ∏ᵢ (1 − q^(n+i)) /
+/// (1 − q^i), i = 1..=m.
+fn mann_whitney_cdf(m: usize, n: usize) -> Vec<f64> {
+    let degree = m * n;
+    // Room for the product before each division by (1 − q^i).
+    let mut counts = vec![0.0f64; degree + m + 1];
+    counts[0] = 1.0;
+    for i in 1..=m {
+        for j in (n + i..counts.len()).rev() {
+            counts[j] -= counts[j - n - i];
+        }
+        for j in i..counts.len() {
+            counts[j] += counts[j - i];
+        }
+    }
+    counts.truncate(degree + 1);
+    let total: f64 = counts.iter().sum();
+    let mut cumulative = 0.0;
+    counts
+        .iter()
+        .map(|c| {
+            cumulative += c;
+            cumulative / total
+        })
+        .collect()
 }
 
-/// mean(a) / mean(b) ± the uncertainty propagated from both standard deviations.
-pub fn ratio(a: &[f64], b: &[f64]) -> Option<Ratio> {
-    let (ma, mb) = (mean(a)?, mean(b)?);
-    if mb == 0.0 || ma == 0.0 {
-        return None;
+/// The ratio of two medians with an interval for it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Ratio {
+    /// median(a) / median(b).
+    pub value: f64,
+    /// The medians it was computed from.
+    pub a: f64,
+    pub b: f64,
+    pub low: f64,
+    pub high: f64,
+    /// The probability that [low, high] contains the true ratio: at least 95 % when the trials
+    /// allow it, else the coverage of [min, max] of the pairwise ratios (90 % for 3 and 3
+    /// trials, 0 for 1 and 1: no uncertainty known).
+    pub coverage: f64,
+    pub trials: (usize, usize),
+}
+
+impl Ratio {
+    /// The interval reaches 95 % (4 trials each, 3 and 5, 2 and 8, …).
+    pub fn is_confident(&self) -> bool {
+        self.coverage >= CONFIDENCE
     }
-    let (sa, sb) = (stdev(a)?, stdev(b)?);
-    let value = ma / mb;
+
+    /// The interval lies wholly on one side of 1.
+    pub fn excludes_one(&self) -> bool {
+        self.low > 1.0 || self.high < 1.0
+    }
+
+    /// How much the larger median exceeds the smaller, relatively: 0.25 for 1.25× or 0.8×.
+    pub fn difference(&self) -> f64 {
+        self.value.max(1.0 / self.value) - 1.0
+    }
+
+    /// The half-width that makes value ± it reach both ends of the interval.
+    pub fn reach(&self) -> f64 {
+        (self.high - self.value).max(self.value - self.low)
+    }
+}
+
+/// median(a) / median(b), with the interval [R(k), R(mn+1−k)] of the m·n sorted ratios
+/// aᵢ / bⱼ for the largest k whose coverage 1 − 2·P(U ≤ k−1) is at least 95 %; k = 1 (min,
+/// max) with its actual coverage when even that falls short. `None` without values on both
+/// sides; values of `b` at or below 0 (a trial that served nothing) give no ratio and are left
+/// out, as are values that are not finite.
+pub fn ratio(a: &[f64], b: &[f64]) -> Option<Ratio> {
+    let a: Vec<f64> = a.iter().copied().filter(|v| v.is_finite()).collect();
+    let b: Vec<f64> = b
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let (median_a, median_b) = (median(&a)?, median(&b)?);
+    let (m, n) = (a.len(), b.len());
+    let mut ratios: Vec<f64> = a
+        .iter()
+        .flat_map(|x| b.iter().map(move |y| x / y))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let cdf = mann_whitney_cdf(m, n);
+    let coverage_of = |k: usize| (1.0 - 2.0 * cdf[k - 1]).max(0.0);
+    let mut k = 1;
+    for candidate in 1..=ratios.len().div_ceil(2) {
+        if coverage_of(candidate) >= CONFIDENCE {
+            k = candidate;
+        } else {
+            break;
+        }
+    }
     Some(Ratio {
-        value,
-        uncertainty: value * ((sa / ma).powi(2) + (sb / mb).powi(2)).sqrt(),
+        value: median_a / median_b,
+        a: median_a,
+        b: median_b,
+        low: ratios[k - 1],
+        high: ratios[ratios.len() - k],
+        coverage: coverage_of(k),
+        trials: (m, n),
     })
+}
+
+/// How a difference between two variants was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Significance {
+    /// The 95 % interval of the ratio excludes 1.
+    Significant,
+    /// The 95 % interval of the ratio includes 1.
+    NotSignificant,
+    /// Too few trials for 95 %, but every trial of one side beat every trial of the other and
+    /// the medians differ by more than the metric's run-to-run noise.
+    BeyondNoise,
+    /// Too few trials for 95 %, and the trials overlap or the medians differ by no more than
+    /// the run-to-run noise.
+    WithinNoise,
+}
+
+impl Significance {
+    /// Whether a winner may be named.
+    pub fn names_a_winner(self) -> bool {
+        matches!(self, Significance::Significant | Significance::BeyondNoise)
+    }
+}
+
+/// The verdict rule. With a 95 % interval (enough trials for the rank test to reach p < 0.05),
+/// the interval decides. Otherwise a difference counts only when the [min, max] interval of
+/// the ratios excludes 1 and the medians differ by more than `noise` (the metric's run-to-run
+/// noise between single trials; `None`: nothing counts without 95 %).
+pub fn judge(ratio: &Ratio, noise: Option<f64>) -> Significance {
+    if ratio.is_confident() {
+        if ratio.excludes_one() {
+            Significance::Significant
+        } else {
+            Significance::NotSignificant
+        }
+    } else if ratio.excludes_one() && noise.is_some_and(|noise| ratio.difference() > noise) {
+        Significance::BeyondNoise
+    } else {
+        Significance::WithinNoise
+    }
 }
 
 #[cfg(test)]
@@ -171,18 +303,113 @@ mod tests {
     }
 
     #[test]
-    fn ratio_and_spread_match_the_reference() {
-        let r = ratio(&[100.0, 102.0, 98.0], &[50.0, 51.0, 49.0]).unwrap();
-        assert!((r.value - 2.0).abs() < 1e-12);
-        assert!(
-            (r.uncertainty - 0.0565685424949238).abs() < 1e-12,
-            "{}",
-            r.uncertainty
-        );
+    fn spread_matches_the_reference() {
         assert!((coefficient_of_variation(&[100.0, 102.0, 98.0]).unwrap() - 0.02).abs() < 1e-12);
-        assert!(ratio(&[1.0], &[0.0]).is_none());
         assert_eq!(stdev(&[5.0]), Some(0.0));
         assert_eq!(relative_range(&[95.0, 100.0, 105.0]), Some(0.1));
         assert_eq!(relative_range(&[0.0, 0.0]), None);
+    }
+
+    // The null distribution of the Mann–Whitney count, by hand: the number of orderings of
+    // m + n values with each U are the coefficients of the Gaussian binomial, which sum to
+    // C(m+n, m): 3 and 3 → 1 1 2 3 3 3 3 2 1 1 (20); 4 and 4 → 1 1 2 3 5 5 7 7 8 7 7 5 5 3 2 1 1
+    // (70); 5 and 5 starts 1 1 2 3 5 7 … of 252.
+    #[test]
+    fn rank_statistic_distribution_matches_the_counts() {
+        let expect = |m, n, counts: &[f64], total: f64| {
+            let cdf = mann_whitney_cdf(m, n);
+            let mut sum = 0.0;
+            for (u, c) in counts.iter().enumerate() {
+                sum += c;
+                assert!((cdf[u] - sum / total).abs() < 1e-12, "{m}×{n} U ≤ {u}");
+            }
+            assert!((cdf[m * n] - 1.0).abs() < 1e-12);
+        };
+        expect(1, 1, &[1.0, 1.0], 2.0);
+        expect(
+            3,
+            3,
+            &[1.0, 1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 2.0, 1.0, 1.0],
+            20.0,
+        );
+        expect(
+            4,
+            4,
+            &[
+                1.0, 1.0, 2.0, 3.0, 5.0, 5.0, 7.0, 7.0, 8.0, 7.0, 7.0, 5.0, 5.0, 3.0, 2.0, 1.0, 1.0,
+            ],
+            70.0,
+        );
+        expect(5, 5, &[1.0, 1.0, 2.0, 3.0, 5.0, 7.0], 252.0);
+        // 2 and 3: C(5, 2) = 10 orderings, U = 0..6: 1 1 2 2 2 1 1.
+        expect(2, 3, &[1.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0], 10.0);
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    // 5 and 5 trials: P(U ≤ 2) = 4/252 gives k = 3, coverage 1 − 8/252 = 0.968253968…; the
+    // third smallest of the 25 ratios is 110/100, the third largest 130/100.
+    #[test]
+    fn ratio_interval_of_five_trials_each_reaches_95_percent() {
+        let a = [110.0, 120.0, 130.0, 125.0, 115.0];
+        let b = [100.0, 98.0, 102.0, 101.0, 99.0];
+        let r = ratio(&a, &b).unwrap();
+        assert!(close(r.value, 1.2) && r.a == 120.0 && r.b == 100.0, "{r:?}");
+        assert!(close(r.low, 1.1) && close(r.high, 1.3), "{r:?}");
+        assert!(close(r.coverage, 1.0 - 8.0 / 252.0), "{r:?}");
+        assert!(r.is_confident() && r.excludes_one());
+        assert_eq!(judge(&r, Some(0.15)), Significance::Significant);
+        // The same trials, unchanged by swapping the sides but for the direction.
+        let back = ratio(&b, &a).unwrap();
+        assert!(
+            close(back.low, 1.0 / 1.3) && close(back.high, 1.0 / 1.1),
+            "{back:?}"
+        );
+        // Interleaved trials: the interval includes 1.
+        let same = ratio(&[100.0, 104.0, 98.0, 102.0, 96.0], &b).unwrap();
+        assert!(same.is_confident() && !same.excludes_one(), "{same:?}");
+        assert_eq!(judge(&same, Some(0.15)), Significance::NotSignificant);
+    }
+
+    // 3 and 3 trials: the rank test cannot reach 95 % (its smallest two-sided p is 2/20), so
+    // [min, max] of the 9 ratios is given with coverage 1 − 2/20 = 0.9, and the noise decides.
+    #[test]
+    fn three_trials_each_fall_back_to_the_noise() {
+        let overlapping = ratio(&[100.0, 104.0, 98.0], &[101.0, 97.0, 103.0]).unwrap();
+        assert!(close(overlapping.value, 100.0 / 101.0));
+        assert!(close(overlapping.low, 98.0 / 103.0) && close(overlapping.high, 104.0 / 97.0));
+        assert!(close(overlapping.coverage, 0.9) && !overlapping.is_confident());
+        assert_eq!(judge(&overlapping, Some(0.15)), Significance::WithinNoise);
+
+        let far = ratio(&[130.0, 135.0, 128.0], &[100.0, 104.0, 98.0]).unwrap();
+        assert!(
+            close(far.value, 1.3) && close(far.low, 128.0 / 104.0),
+            "{far:?}"
+        );
+        assert_eq!(judge(&far, Some(0.15)), Significance::BeyondNoise);
+        assert_eq!(judge(&far, None), Significance::WithinNoise);
+
+        // Apart, but by less than the noise.
+        let near = ratio(&[105.0, 106.0, 107.0], &[100.0, 101.0, 99.0]).unwrap();
+        assert!(near.excludes_one());
+        assert_eq!(judge(&near, Some(0.15)), Significance::WithinNoise);
+    }
+
+    #[test]
+    fn one_trial_each_has_no_uncertainty() {
+        let r = ratio(&[120.0], &[100.0]).unwrap();
+        assert_eq!((r.low, r.high, r.coverage), (r.value, r.value, 0.0));
+        assert!(close(r.difference(), 0.2));
+        assert_eq!(judge(&r, Some(0.15)), Significance::BeyondNoise);
+        assert_eq!(
+            judge(&ratio(&[110.0], &[100.0]).unwrap(), Some(0.15)),
+            Significance::WithinNoise
+        );
+        // Lower and higher are judged alike: 0.8× is a 25 % difference.
+        assert!(close(ratio(&[80.0], &[100.0]).unwrap().difference(), 0.25));
+        assert!(ratio(&[1.0], &[0.0]).is_none());
+        assert!(ratio(&[], &[1.0]).is_none());
     }
 }
