@@ -268,8 +268,12 @@ macro_rules! metrics {
                 };
                 metrics.success_rate = success_rate(metrics.requests, metrics.error_rate);
                 if absent("goodput") {
-                    metrics.goodput =
-                        goodput(metrics.responses, metrics.errors_http, metrics.duration_s);
+                    metrics.goodput = goodput(
+                        metrics.rps,
+                        metrics.requests,
+                        metrics.responses,
+                        metrics.errors_http,
+                    );
                 }
                 Ok(metrics)
             }
@@ -391,12 +395,14 @@ metrics! {
         "99th percentile latency of successful responses (status < 400)";
 }
 
-/// `goodput` from the counts it is made of: 0 when the phase took no time.
-pub fn goodput(responses: u64, errors_http: u64, duration_s: f64) -> f64 {
-    if duration_s > 0.0 {
-        responses.saturating_sub(errors_http) as f64 / duration_s
-    } else {
+/// `goodput`, `(responses − errors_http) / duration_s`, computed as the share of `rps` that
+/// succeeded: the same number, and in a file written without a goodput column it equals the
+/// rounded `rps` beside it exactly when nothing failed. 0 when nothing was sent.
+pub fn goodput(rps: f64, requests: u64, responses: u64, errors_http: u64) -> f64 {
+    if requests == 0 {
         0.0
+    } else {
+        rps * (responses.saturating_sub(errors_http) as f64 / requests as f64)
     }
 }
 
@@ -471,7 +477,12 @@ impl Percentile {
 /// Every percentile metric and the samples it rests on.
 pub const PERCENTILES: &[Percentile] = {
     use Samples::{Responses, Sent, Successes};
-    const fn p(metric: &'static str, label: &'static str, quantile: f64, samples: Samples) -> Percentile {
+    const fn p(
+        metric: &'static str,
+        label: &'static str,
+        quantile: f64,
+        samples: Samples,
+    ) -> Percentile {
         Percentile {
             metric,
             label,
@@ -635,15 +646,35 @@ mod tests {
     fn goodput_is_derived_when_reading_a_file_without_its_column() {
         let old_file = |name: &str| match name {
             "goodput" | "success_mean_ms" | "success_p50_ms" | "success_p99_ms" => None,
+            "requests" => Some("100"),
             "responses" => Some("90"),
             "errors_http" => Some("30"),
             "duration_s" => Some("2.000"),
+            "rps" => Some("50.00"),
             _ => Some("1"),
         };
         let m = Metrics::from_csv(old_file, BTreeMap::new()).unwrap();
         assert_eq!(m.goodput, 30.0, "(90 − 30) / 2 s");
+        let error_free = |name: &str| match name {
+            "requests" | "responses" => Some("50"),
+            "errors_http" => Some("0"),
+            "duration_s" => Some("6.290"),
+            "rps" => Some("7.95"),
+            _ => old_file(name),
+        };
+        let m = Metrics::from_csv(error_free, BTreeMap::new()).unwrap();
+        assert_eq!(
+            m.goodput, m.rps,
+            "not 50 / 6.290 = 7.949…, which would round differently"
+        );
         assert_eq!(m.success_p50_ms, None, "not derivable: no value");
-        let written = |name: &str| if name == "goodput" { Some("12.5") } else { old_file(name) };
+        let written = |name: &str| {
+            if name == "goodput" {
+                Some("12.5")
+            } else {
+                old_file(name)
+            }
+        };
         let m = Metrics::from_csv(written, BTreeMap::new()).unwrap();
         assert_eq!(m.goodput, 12.5, "a written column is read, not derived");
         let at = METRICS.iter().position(|s| s.name == "goodput").unwrap();
@@ -679,12 +710,20 @@ mod tests {
             _ => None,
         };
         let p99 = percentile("p99_ms").unwrap();
-        assert_eq!(p99.too_few(counts), None, "100 responses are enough for a p99");
+        assert_eq!(
+            p99.too_few(counts),
+            None,
+            "100 responses are enough for a p99"
+        );
         assert_eq!(percentile("p999_ms").unwrap().too_few(counts), Some(100));
         let success_p99 = percentile("success_p99_ms").unwrap();
         assert_eq!(success_p99.too_few(counts), Some(70), "100 − 30 successful");
         assert_eq!(success_p99.samples.describe(70), "70 successful responses");
-        assert_eq!(percentile("lag_p99_ms").unwrap().too_few(counts), None, "120 sent");
+        assert_eq!(
+            percentile("lag_p99_ms").unwrap().too_few(counts),
+            None,
+            "120 sent"
+        );
         assert_eq!(percentile("max_ms"), None);
         for p in PERCENTILES {
             let spec = spec(p.metric).expect("a percentile is a metric");

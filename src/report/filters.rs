@@ -38,22 +38,19 @@ pub fn percentile(
             format!("percentile: `{name}` is not a latency percentile"),
         )
     })?;
-    let field = |name: &str| {
-        metrics
-            .get_attr(name)
-            .ok()
-            .and_then(|v| number(&v))
-    };
+    let field = |name: &str| metrics.get_attr(name).ok().and_then(|v| number(&v));
     if field(name).is_none() {
         return Ok(MISSING.to_owned());
     }
     if spec.too_few(field).is_some() {
         return Ok(too_few_marker(spec.samples_needed()));
     }
-    Ok(match estimate.filter(|e| !e.is_none() && !e.is_undefined()) {
-        Some(estimate) => interval(estimate, "ms"),
-        None => ms(field(name).into()),
-    })
+    Ok(
+        match estimate.filter(|e| !e.is_none() && !e.is_undefined()) {
+            Some(estimate) => interval(estimate, "ms"),
+            None => ms(field(name).into()),
+        },
+    )
 }
 
 /// What a table shows for a percentile that needs `needed` samples and has fewer: `n<100`.
@@ -212,7 +209,11 @@ mod tests {
         assert_eq!(show(row(999, 0), "p999_ms"), "n<1,000");
         assert_eq!(show(row(2, 0), "p50_ms"), "1.50");
         assert_eq!(show(row(1, 0), "p50_ms"), "n<2");
-        assert_eq!(show(row(150, 60), "success_p99_ms"), "n<100", "90 successful");
+        assert_eq!(
+            show(row(150, 60), "success_p99_ms"),
+            "n<100",
+            "90 successful"
+        );
         assert_eq!(show(row(150, 0), "service_p99_ms"), "—", "no value");
         let estimate = Value::from(minijinja::value::Serde(
             crate::results::stats::estimate(&[4.0, 4.5, 4.25]).unwrap(),
@@ -225,6 +226,9 @@ mod tests {
             percentile(row(16, 0), "p99_ms", Some(estimate)).unwrap(),
             "n<100"
         );
-        assert!(percentile(row(100, 0), "max_ms", None).is_err(), "not a percentile");
+        assert!(
+            percentile(row(100, 0), "max_ms", None).is_err(),
+            "not a percentile"
+        );
     }
 }

@@ -390,7 +390,10 @@ mod tests {
     fn failed_responses_add_the_latency_of_the_successful_ones() {
         let mut run = saved_run();
         let table = "| variant | successful responses | mean ms | p50 ms | p99 ms |";
-        assert!(!render(&run, None).unwrap().contains(table), "no errors, no table");
+        assert!(
+            !render(&run, None).unwrap().contains(table),
+            "no errors, no table"
+        );
         // 40 quick 503s among 60 successful responses of 8 ms.
         let mut tally = Tally::new();
         for _ in 0..60 {
@@ -407,7 +410,9 @@ mod tests {
             "60 successful responses are too few for a p99:\n{report}"
         );
         assert!(
-            report.contains("| slow | 100 | 100 | 20.0 | 12.0 | 0.10× | 60.00 % | 40 (http ≥400 40) |"),
+            report.contains(
+                "| slow | 100 | 100 | 20.0 | 12.0 | 0.10× | 60.00 % | 40 (http ≥400 40) |"
+            ),
             "goodput beside req/s:\n{report}"
         );
         // A summary.csv written before successful latency was recorded: no empty table.

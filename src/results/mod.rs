@@ -68,17 +68,18 @@ impl Metrics {
             Some(success.value_at_quantile(q) as f64 / 1000.0).filter(|_| !success.is_empty())
         };
         let errors_http = tally.http_errors();
+        let rps = if duration_s > 0.0 {
+            requests as f64 / duration_s
+        } else {
+            0.0
+        };
         Metrics {
             requests,
             responses: tally.responses(),
             errors,
             error_rate,
             success_rate: crate::metrics::success_rate(requests, error_rate),
-            rps: if duration_s > 0.0 {
-                requests as f64 / duration_s
-            } else {
-                0.0
-            },
+            rps,
             duration_s,
             mean_ms: Some(hist.mean() / 1000.0).filter(|_| has_latency),
             min_ms: ms(hist.min()),
@@ -127,7 +128,7 @@ impl Metrics {
             pss_per_process_mb: None,
             load_threads: None,
             retries: Some(tally.retries),
-            goodput: crate::metrics::goodput(tally.responses(), errors_http, duration_s),
+            goodput: crate::metrics::goodput(rps, requests, tally.responses(), errors_http),
             success_mean_ms: Some(success.mean() / 1000.0).filter(|_| !success.is_empty()),
             success_p50_ms: success_quantile(0.50),
             success_p99_ms: success_quantile(0.99),
@@ -388,7 +389,10 @@ mod tests {
             tally.record_response(ms * 1000, 200, 1);
         }
         let m = Metrics::from_tally(&tally, Duration::from_secs(1), None);
-        assert!(tally.failed_latency.is_none(), "no failed response, no histogram");
+        assert!(
+            tally.failed_latency.is_none(),
+            "no failed response, no histogram"
+        );
         assert_eq!(
             (m.success_p50_ms, m.success_p99_ms, m.success_mean_ms),
             (m.p50_ms, m.p99_ms, m.mean_ms),
@@ -403,9 +407,16 @@ mod tests {
         other.record_error(ErrorClass::Timeout);
         tally.merge(&other);
         let m = Metrics::from_tally(&tally, Duration::from_secs(1), None);
-        assert_eq!(tally.latency.len(), 41, "transport errors are in neither histogram");
+        assert_eq!(
+            tally.latency.len(),
+            41,
+            "transport errors are in neither histogram"
+        );
         assert_eq!(tally.failed_latency.as_ref().unwrap().len(), 31);
-        assert!(m.p50_ms.unwrap() < 1.0, "the fast 503s pull all responses' median down");
+        assert!(
+            m.p50_ms.unwrap() < 1.0,
+            "the fast 503s pull all responses' median down"
+        );
         let near = |v: Option<f64>, want: f64| (v.unwrap() - want).abs() <= want * 0.001;
         assert!(near(m.success_p50_ms, 5.0), "{:?}", m.success_p50_ms);
         assert!(near(m.success_p99_ms, 10.0), "{:?}", m.success_p99_ms);
