@@ -403,31 +403,22 @@ pub fn summary_text(m: &Metrics) -> String {
     } else {
         "Latency (ms, from sending each request to its last byte):\n"
     });
-    let latency = |text: &mut String, names: &[&str]| {
-        for name in names {
-            let value = m.value(name);
-            let shown = match metrics::percentile(name) {
-                Some(p) if value.is_some() => match p.too_few(|n| m.value(n)) {
-                    Some(n) => format!(
-                        "{} ({})",
-                        filters::too_few_marker(p.samples_needed()),
-                        p.samples.describe(n)
-                    ),
-                    None => ms(value),
-                },
-                _ => ms(value),
-            };
-            let label = metrics::percentile(name).map_or_else(
-                || name.trim_start_matches("success_").trim_end_matches("_ms"),
-                |p| p.label,
-            );
-            line(text, label, shown);
+    let latency = |text: &mut String, rows: &[(&str, &str)]| {
+        for (label, name) in rows {
+            line(text, label, latency_value(m, name));
         }
     };
     latency(
         &mut text,
         &[
-            "mean_ms", "min_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms",
+            ("mean", "mean_ms"),
+            ("min", "min_ms"),
+            ("p50", "p50_ms"),
+            ("p90", "p90_ms"),
+            ("p95", "p95_ms"),
+            ("p99", "p99_ms"),
+            ("p99.9", "p999_ms"),
+            ("max", "max_ms"),
         ],
     );
     if m.errors_http > 0 {
@@ -437,7 +428,11 @@ pub fn summary_text(m: &Metrics) -> String {
         ));
         latency(
             &mut text,
-            &["success_mean_ms", "success_p50_ms", "success_p99_ms"],
+            &[
+                ("mean", "success_mean_ms"),
+                ("p50", "success_p50_ms"),
+                ("p99", "success_p99_ms"),
+            ],
         );
     }
     if !m.statuses.is_empty() {
@@ -463,6 +458,23 @@ pub fn summary_text(m: &Metrics) -> String {
         }
     }
     text
+}
+
+/// A latency metric in ms, or for a percentile resting on fewer samples than it needs,
+/// "n<100 (16 responses)".
+fn latency_value(m: &Metrics, name: &str) -> String {
+    let value = m.value(name);
+    let too_few = metrics::percentile(name)
+        .filter(|_| value.is_some())
+        .and_then(|p| Some((p, p.too_few(|n| m.value(n))?)));
+    match too_few {
+        Some((p, n)) => format!(
+            "{} ({})",
+            filters::too_few_marker(p.samples_needed()),
+            p.samples.describe(n)
+        ),
+        None => filters::ms(minijinja::Value::from(value)),
+    }
 }
 
 #[cfg(test)]

@@ -383,8 +383,8 @@ metrics! {
         "`1 − error_rate`; 0 when nothing was sent";
     retries: Option<u64>, "", Lower, No, Always, Whole,
         "requests sent a second time, on a fresh connection, because the kept-alive connection they went out on closed before any byte of the response (GET, HEAD, PUT, DELETE and OPTIONS only, at most once; the lean HTTP/1.1 client)";
-    // Judged with rps's noise: without errors goodput is rps, and errors are judged on their
-    // own (`error_rate`), so a goodput change beyond rps's noise is a change in what was served.
+    // Judged with the noise measured for rps: the A/A runs behind that figure had no errors, so
+    // their goodput was their rps; where errors move goodput, `error_rate` is judged as well.
     goodput: f64, "req/s", Higher, Speed { noise: 0.15 }, Always, AddedDecimals(2),
         "successful responses (status < 400) per second: `(responses − errors_http) / duration_s`";
     success_mean_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
