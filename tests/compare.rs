@@ -173,7 +173,8 @@ fn a_tight_30_percent_rps_drop_is_slower_and_exits_with_the_regression_code() {
     out.expect_code(REGRESSION);
     assert_eq!(
         out.stdout.lines().next(),
-        Some("1 regression: fast / closed rps -30.0 %"),
+        // Nothing failed, so goodput (computed from rps in these files) dropped as much.
+        Some("2 regressions: fast / closed rps -30.0 %, fast / closed goodput -30.0 %"),
         "{}",
         out.stdout
     );
@@ -188,7 +189,9 @@ fn a_tight_30_percent_rps_drop_is_slower_and_exits_with_the_regression_code() {
 
     let markdown = std::fs::read_to_string(ws.path().join("comment.md")).unwrap();
     assert!(
-        markdown.starts_with("❌ **1 regression: fast / closed rps -30.0 %**"),
+        markdown.starts_with(
+            "❌ **2 regressions: fast / closed rps -30.0 %, fast / closed goodput -30.0 %**"
+        ),
         "{markdown}"
     );
     assert_contains(
