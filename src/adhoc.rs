@@ -14,6 +14,7 @@ use crate::manifest::{
     self, split_header_line, ClientKind, Executor, LoadSettings, PhasePlan, Plan, Problem,
     RequestPlan, RequestSpec,
 };
+use crate::metrics::{self, Samples};
 use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
 use crate::progress;
 use crate::report::filters;
@@ -354,6 +355,14 @@ pub fn summary_text(m: &Metrics) -> String {
             None => format!("{} requests/s", filters::rate(m.rps.into())),
         },
     );
+    line(
+        &mut text,
+        "goodput",
+        format!(
+            "{} successful responses/s (status < 400)",
+            filters::rate(m.goodput.into())
+        ),
+    );
     if m.target_rps.is_some() {
         line(
             &mut text,
@@ -394,17 +403,37 @@ pub fn summary_text(m: &Metrics) -> String {
     } else {
         "Latency (ms, from sending each request to its last byte):\n"
     });
-    for (name, value) in [
-        ("mean", m.mean_ms),
-        ("min", m.min_ms),
-        ("p50", m.p50_ms),
-        ("p90", m.p90_ms),
-        ("p95", m.p95_ms),
-        ("p99", m.p99_ms),
-        ("p99.9", m.p999_ms),
-        ("max", m.max_ms),
-    ] {
-        line(&mut text, name, ms(value));
+    let latency = |text: &mut String, rows: &[(&str, &str)]| {
+        for (label, name) in rows {
+            line(text, label, latency_value(m, name));
+        }
+    };
+    latency(
+        &mut text,
+        &[
+            ("mean", "mean_ms"),
+            ("min", "min_ms"),
+            ("p50", "p50_ms"),
+            ("p90", "p90_ms"),
+            ("p95", "p95_ms"),
+            ("p99", "p99_ms"),
+            ("p99.9", "p999_ms"),
+            ("max", "max_ms"),
+        ],
+    );
+    if m.errors_http > 0 {
+        text.push_str(&format!(
+            "Latency of the {} (ms):\n",
+            Samples::Successes.describe(m.responses - m.errors_http)
+        ));
+        latency(
+            &mut text,
+            &[
+                ("mean", "success_mean_ms"),
+                ("p50", "success_p50_ms"),
+                ("p99", "success_p99_ms"),
+            ],
+        );
     }
     if !m.statuses.is_empty() {
         text.push_str("Status codes:\n");
@@ -429,6 +458,23 @@ pub fn summary_text(m: &Metrics) -> String {
         }
     }
     text
+}
+
+/// A latency metric in ms, or for a percentile resting on fewer samples than it needs,
+/// "n<100 (16 responses)".
+fn latency_value(m: &Metrics, name: &str) -> String {
+    let value = m.value(name);
+    let too_few = metrics::percentile(name)
+        .filter(|_| value.is_some())
+        .and_then(|p| Some((p, p.too_few(|n| m.value(n))?)));
+    match too_few {
+        Some((p, n)) => format!(
+            "{} ({})",
+            filters::too_few_marker(p.samples_needed()),
+            p.samples.describe(n)
+        ),
+        None => filters::ms(minijinja::Value::from(value)),
+    }
 }
 
 #[cfg(test)]
@@ -606,18 +652,49 @@ mod tests {
     fn summary_lists_latency_statuses_and_errors() {
         let mut tally = crate::results::Tally::new();
         tally.record_response(1500, 200, 12);
+        tally.record_response(1500, 200, 12);
         tally.record_error(crate::results::ErrorClass::Connect);
         let text = summary_text(&Metrics::from_tally(&tally, Duration::from_secs(1), None));
         assert!(
-            text.contains("  requests   2 (1 responses, 1 errors, 50.00 % success)"),
+            text.contains("  requests   3 (2 responses, 1 errors, 66.67 % success)"),
             "{text}"
         );
-        assert!(text.contains("  p50        1.50"), "{text}");
-        assert!(text.contains("  200        1"), "{text}");
+        assert!(
+            text.contains("  goodput    2.0 successful responses/s"),
+            "{text}"
+        );
+        assert!(text.contains("  p50        1.50\n"), "{text}");
+        assert!(
+            text.contains("  p90        n<10 (2 responses)\n"),
+            "too few responses for a p90: {text}"
+        );
+        assert!(
+            !text.contains("successful responses (ms)"),
+            "no failed response: {text}"
+        );
+        assert!(text.contains("  200        2"), "{text}");
         assert!(text.contains("  connect    1"), "{text}");
         assert!(!text.contains("re-sent"), "{text}");
         tally.record_retries(2);
         let text = summary_text(&Metrics::from_tally(&tally, Duration::from_secs(1), None));
         assert!(text.contains("  re-sent    2 (the kept-alive"), "{text}");
+    }
+
+    #[test]
+    fn summary_adds_the_latency_of_successful_responses_when_some_failed() {
+        let mut tally = crate::results::Tally::new();
+        for _ in 0..3 {
+            tally.record_response(4_000, 200, 1);
+            tally.record_response(100, 503, 0);
+        }
+        let text = summary_text(&Metrics::from_tally(&tally, Duration::from_secs(2), None));
+        assert!(text.contains("  rate       3.0 requests/s\n"), "{text}");
+        assert!(text.contains("  goodput    1.5 successful"), "{text}");
+        assert!(
+            text.contains(
+                "Latency of the 3 successful responses (ms):\n  mean       4.00\n  p50        4.00\n  p99        n<100 (3 successful responses)\n"
+            ),
+            "{text}"
+        );
     }
 }

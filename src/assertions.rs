@@ -137,6 +137,9 @@ pub fn evaluate(
                             variants,
                             baseline_metrics.as_ref(),
                         );
+                        for note in few_samples(&names, &result) {
+                            outcome.detail.push_str(&format!("; {note}"));
+                        }
                     }
                     Ok(value) => {
                         outcome.detail =
@@ -196,6 +199,25 @@ fn context(
         ctx.insert("baseline", Value::from(Serde(baseline)));
     }
     Value::from(ctx)
+}
+
+/// A note for each percentile the expression used that rests on fewer samples than it needs:
+/// "p99_ms rests on 16 responses (a p99 needs 100)". The assertion is still evaluated: the
+/// manifest's author chose the threshold, the note tells the reader how little it rests on.
+fn few_samples(names: &[String], metrics: &Metrics) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let percentile = metrics::percentile(name)?;
+            let n = percentile.too_few(|m| metrics.value(m))?;
+            Some(format!(
+                "{name} rests on {} (a {} needs {})",
+                percentile.samples.describe(n),
+                percentile.label,
+                percentile.samples_needed()
+            ))
+        })
+        .collect()
 }
 
 /// The values an expression used: its own metrics, then those it looked up in `variants`,
@@ -290,6 +312,26 @@ mod tests {
 
     fn phases() -> Vec<String> {
         vec!["main".to_owned()]
+    }
+
+    #[test]
+    fn a_percentile_on_too_few_responses_is_evaluated_with_a_note() {
+        let variants = [variant("few", 5, 16), variant("many", 5, 100)];
+        let outcomes = evaluate(
+            &[assertion("p99_ms < 20 and p50_ms < 20", None)],
+            &variants,
+            &phases(),
+            None,
+        );
+        assert!(outcomes.iter().all(|o| o.passed), "{outcomes:?}");
+        assert_eq!(
+            outcomes[0].detail,
+            "p50_ms = 5.003, p99_ms = 5.003; p99_ms rests on 16 responses (a p99 needs 100)"
+        );
+        assert_eq!(
+            outcomes[1].detail, "p50_ms = 5.003, p99_ms = 5.003",
+            "100 are enough"
+        );
     }
 
     #[test]
@@ -421,7 +463,7 @@ mod tests {
         assert!(outcomes[0].passed, "{outcomes:?}");
         assert_eq!(
             outcomes[0].detail,
-            "p99_ms = 50, phases['main'].p99_ms = 5.003"
+            "p99_ms = 50, phases['main'].p99_ms = 5.003; p99_ms rests on 10 responses (a p99 needs 100)"
         );
     }
 
@@ -448,7 +490,7 @@ mod tests {
         assert!(!outcomes[0].passed, "{outcomes:?}");
         assert_eq!(
             outcomes[0].detail,
-            "p99_ms = 50.015, baseline.p99_ms = 5.003"
+            "p99_ms = 50.015, baseline.p99_ms = 5.003; p99_ms rests on 10 responses (a p99 needs 100)"
         );
         // Scoped to the baseline itself, it is: rps > 5 × its own rps is false.
         assert_eq!(outcomes[1].variant, "fast");

@@ -66,6 +66,9 @@ pub enum Csv {
     Whole,
     /// A number with this many decimals.
     Decimals(usize),
+    /// A number with this many decimals, in a column added after summary.csv files were
+    /// written without it: computed from the other columns when reading such a file.
+    AddedDecimals(usize),
     /// Not written: computed from other columns when read back.
     Derived,
 }
@@ -113,7 +116,7 @@ pub trait MetricValue: Sized {
 fn write_number(value: f64, csv: Csv) -> String {
     match csv {
         Csv::Whole => format!("{value:.0}"),
-        Csv::Decimals(places) => format!("{value:.places$}"),
+        Csv::Decimals(places) | Csv::AddedDecimals(places) => format!("{value:.places$}"),
         Csv::Derived => String::new(),
     }
 }
@@ -246,13 +249,17 @@ macro_rules! metrics {
             }
 
             /// Reads the metrics of a summary.csv row; `column` gives a column's text, `None`
-            /// when the file has no such column. `Derived` metrics are computed.
+            /// when the file has no such column. `Derived` metrics are computed, and so are
+            /// `AddedDecimals` ones whose column the file does not have.
             pub fn from_csv<'a>(
                 column: impl Fn(&str) -> Option<&'a str>,
                 statuses: BTreeMap<u16, u64>,
             ) -> Result<Metrics, String> {
+                let absent = |name: &str| column(name).is_none();
                 let mut metrics = Metrics {
-                    $($name: if matches!($csv, Csv::Derived) {
+                    $($name: if matches!($csv, Csv::Derived)
+                        || matches!($csv, Csv::AddedDecimals(_)) && absent(stringify!($name))
+                    {
                         Default::default()
                     } else {
                         MetricValue::from_csv(column(stringify!($name)), stringify!($name))?
@@ -260,6 +267,14 @@ macro_rules! metrics {
                     statuses,
                 };
                 metrics.success_rate = success_rate(metrics.requests, metrics.error_rate);
+                if absent("goodput") {
+                    metrics.goodput = goodput(
+                        metrics.rps,
+                        metrics.requests,
+                        metrics.responses,
+                        metrics.errors_http,
+                    );
+                }
                 Ok(metrics)
             }
 
@@ -288,7 +303,7 @@ macro_rules! metrics {
     };
 }
 
-use Csv::{Decimals, Derived, Whole};
+use Csv::{AddedDecimals, Decimals, Derived, Whole};
 use Judged::{No, Quality, Speed};
 
 metrics! {
@@ -368,6 +383,27 @@ metrics! {
         "`1 − error_rate`; 0 when nothing was sent";
     retries: Option<u64>, "", Lower, No, Always, Whole,
         "requests sent a second time, on a fresh connection, because the kept-alive connection they went out on closed before any byte of the response (GET, HEAD, PUT, DELETE and OPTIONS only, at most once; the lean HTTP/1.1 client)";
+    // Judged with the noise measured for rps: the A/A runs behind that figure had no errors, so
+    // their goodput was their rps; where errors move goodput, `error_rate` is judged as well.
+    goodput: f64, "req/s", Higher, Speed { noise: 0.15 }, Always, AddedDecimals(2),
+        "successful responses (status < 400) per second: `(responses − errors_http) / duration_s`";
+    success_mean_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
+        "mean latency of successful responses (status < 400)";
+    success_p50_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
+        "median latency of successful responses (status < 400)";
+    success_p99_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
+        "99th percentile latency of successful responses (status < 400)";
+}
+
+/// `goodput`, `(responses − errors_http) / duration_s`, computed as the share of `rps` that
+/// succeeded: the same number, and in a file written without a goodput column it equals the
+/// rounded `rps` beside it exactly when nothing failed. 0 when nothing was sent.
+pub fn goodput(rps: f64, requests: u64, responses: u64, errors_http: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        rps * (responses.saturating_sub(errors_http) as f64 / requests as f64)
+    }
 }
 
 /// `success_rate` from `requests` and `error_rate`: 0 when nothing was sent.
@@ -377,6 +413,108 @@ pub fn success_rate(requests: u64, error_rate: f64) -> f64 {
     } else {
         1.0 - error_rate
     }
+}
+
+/// What the samples of a latency percentile are, i.e. what its sample count counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Samples {
+    /// Every response, whatever its status (`responses`).
+    Responses,
+    /// Responses with status < 400 (`responses − errors_http`).
+    Successes,
+    /// Every request sent (`requests`): how late each went out.
+    Sent,
+}
+
+impl Samples {
+    /// The count, from metric values by name (a `Metrics` or a report's row of them).
+    pub fn count(self, value: impl Fn(&str) -> Option<f64>) -> u64 {
+        let count = |name: &str| value(name).unwrap_or(0.0).max(0.0).round() as u64;
+        match self {
+            Samples::Responses => count("responses"),
+            Samples::Successes => count("responses").saturating_sub(count("errors_http")),
+            Samples::Sent => count("requests"),
+        }
+    }
+
+    /// The samples in words, for a count of `n`: "16 responses".
+    pub fn describe(self, n: u64) -> String {
+        let noun = match (self, n) {
+            (Samples::Responses, 1) => "response",
+            (Samples::Responses, _) => "responses",
+            (Samples::Successes, 1) => "successful response",
+            (Samples::Successes, _) => "successful responses",
+            (Samples::Sent, 1) => "request",
+            (Samples::Sent, _) => "requests",
+        };
+        format!("{n} {noun}")
+    }
+}
+
+/// A latency metric that is a percentile of its samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percentile {
+    pub metric: &'static str,
+    /// "p99", "p99.9"
+    pub label: &'static str,
+    pub quantile: f64,
+    pub samples: Samples,
+}
+
+impl Percentile {
+    /// The fewest samples this percentile can rest on; see [`samples_needed`].
+    pub fn samples_needed(&self) -> u64 {
+        samples_needed(self.quantile)
+    }
+
+    /// `Some(n)` when the metric rests on `n` samples, fewer than it needs.
+    pub fn too_few(&self, value: impl Fn(&str) -> Option<f64>) -> Option<u64> {
+        let n = self.samples.count(value);
+        (n < self.samples_needed()).then_some(n)
+    }
+}
+
+/// Every percentile metric and the samples it rests on.
+pub const PERCENTILES: &[Percentile] = {
+    use Samples::{Responses, Sent, Successes};
+    const fn p(
+        metric: &'static str,
+        label: &'static str,
+        quantile: f64,
+        samples: Samples,
+    ) -> Percentile {
+        Percentile {
+            metric,
+            label,
+            quantile,
+            samples,
+        }
+    }
+    &[
+        p("p50_ms", "p50", 0.50, Responses),
+        p("p90_ms", "p90", 0.90, Responses),
+        p("p95_ms", "p95", 0.95, Responses),
+        p("p99_ms", "p99", 0.99, Responses),
+        p("p999_ms", "p99.9", 0.999, Responses),
+        p("service_p50_ms", "p50", 0.50, Responses),
+        p("service_p99_ms", "p99", 0.99, Responses),
+        p("lag_p99_ms", "p99", 0.99, Sent),
+        p("success_p50_ms", "p50", 0.50, Successes),
+        p("success_p99_ms", "p99", 0.99, Successes),
+    ]
+};
+
+/// The percentile metric `name`, if it is one.
+pub fn percentile(name: &str) -> Option<&'static Percentile> {
+    PERCENTILES.iter().find(|p| p.metric == name)
+}
+
+/// A percentile q needs at least 1/(1 − q) samples: 2 for p50, 10 for p90, 20 for p95, 100 for
+/// p99, 1,000 for p99.9. With fewer, nothing lies above it, so it is merely the largest sample:
+/// "p99" of 16 responses is their maximum.
+pub fn samples_needed(quantile: f64) -> u64 {
+    // Rounded: 1 / (1 − 0.99) is 100.00000000000009 in floating point.
+    (1.0 / (1.0 - quantile)).round() as u64
 }
 
 /// The table entry of `name`.
@@ -505,6 +643,95 @@ mod tests {
     }
 
     #[test]
+    fn goodput_is_derived_when_reading_a_file_without_its_column() {
+        let old_file = |name: &str| match name {
+            "goodput" | "success_mean_ms" | "success_p50_ms" | "success_p99_ms" => None,
+            "requests" => Some("100"),
+            "responses" => Some("90"),
+            "errors_http" => Some("30"),
+            "duration_s" => Some("2.000"),
+            "rps" => Some("50.00"),
+            _ => Some("1"),
+        };
+        let m = Metrics::from_csv(old_file, BTreeMap::new()).unwrap();
+        assert_eq!(m.goodput, 30.0, "(90 − 30) / 2 s");
+        let error_free = |name: &str| match name {
+            "requests" | "responses" => Some("50"),
+            "errors_http" => Some("0"),
+            "duration_s" => Some("6.290"),
+            "rps" => Some("7.95"),
+            _ => old_file(name),
+        };
+        let m = Metrics::from_csv(error_free, BTreeMap::new()).unwrap();
+        assert_eq!(
+            m.goodput, m.rps,
+            "not 50 / 6.290 = 7.949…, which would round differently"
+        );
+        assert_eq!(m.success_p50_ms, None, "not derivable: no value");
+        let written = |name: &str| {
+            if name == "goodput" {
+                Some("12.5")
+            } else {
+                old_file(name)
+            }
+        };
+        let m = Metrics::from_csv(written, BTreeMap::new()).unwrap();
+        assert_eq!(m.goodput, 12.5, "a written column is read, not derived");
+        let at = METRICS.iter().position(|s| s.name == "goodput").unwrap();
+        assert_eq!(m.csv_fields()[at], "12.50", "and written with two decimals");
+        let err = Metrics::from_csv(
+            |name| Some(if name == "goodput" { "lots" } else { "1" }),
+            BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert_eq!(err, "`goodput` is not a number");
+    }
+
+    #[test]
+    fn a_percentile_needs_one_over_one_minus_q_samples() {
+        let needed: Vec<(&str, u64)> = ["p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms"]
+            .iter()
+            .map(|name| (*name, percentile(name).unwrap().samples_needed()))
+            .collect();
+        assert_eq!(
+            needed,
+            [
+                ("p50_ms", 2),
+                ("p90_ms", 10),
+                ("p95_ms", 20),
+                ("p99_ms", 100),
+                ("p999_ms", 1000)
+            ]
+        );
+        let counts = |name: &str| match name {
+            "requests" => Some(120.0),
+            "responses" => Some(100.0),
+            "errors_http" => Some(30.0),
+            _ => None,
+        };
+        let p99 = percentile("p99_ms").unwrap();
+        assert_eq!(
+            p99.too_few(counts),
+            None,
+            "100 responses are enough for a p99"
+        );
+        assert_eq!(percentile("p999_ms").unwrap().too_few(counts), Some(100));
+        let success_p99 = percentile("success_p99_ms").unwrap();
+        assert_eq!(success_p99.too_few(counts), Some(70), "100 − 30 successful");
+        assert_eq!(success_p99.samples.describe(70), "70 successful responses");
+        assert_eq!(
+            percentile("lag_p99_ms").unwrap().too_few(counts),
+            None,
+            "120 sent"
+        );
+        assert_eq!(percentile("max_ms"), None);
+        for p in PERCENTILES {
+            let spec = spec(p.metric).expect("a percentile is a metric");
+            assert!(spec.is_latency(), "{}", p.metric);
+        }
+    }
+
+    #[test]
     fn medians_leave_out_absent_values() {
         let trial = |rps: f64, p99: Option<f64>, processes: Option<u64>| {
             let mut m = Metrics::from_csv(|_| Some("1"), BTreeMap::from([(200, 1)])).unwrap();
@@ -545,7 +772,8 @@ mod tests {
                 "p99_ms",
                 "error_rate",
                 "cpu_mean_pct",
-                "pss_peak_mb"
+                "pss_peak_mb",
+                "goodput"
             ]
         );
         for m in judged() {

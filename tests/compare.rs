@@ -173,7 +173,8 @@ fn a_tight_30_percent_rps_drop_is_slower_and_exits_with_the_regression_code() {
     out.expect_code(REGRESSION);
     assert_eq!(
         out.stdout.lines().next(),
-        Some("1 regression: fast / closed rps -30.0 %"),
+        // Nothing failed, so goodput (computed from rps in these files) dropped as much.
+        Some("2 regressions: fast / closed rps -30.0 %, fast / closed goodput -30.0 %"),
         "{}",
         out.stdout
     );
@@ -188,7 +189,9 @@ fn a_tight_30_percent_rps_drop_is_slower_and_exits_with_the_regression_code() {
 
     let markdown = std::fs::read_to_string(ws.path().join("comment.md")).unwrap();
     assert!(
-        markdown.starts_with("❌ **1 regression: fast / closed rps -30.0 %**"),
+        markdown.starts_with(
+            "❌ **2 regressions: fast / closed rps -30.0 %, fast / closed goodput -30.0 %**"
+        ),
         "{markdown}"
     );
     assert_contains(
@@ -261,7 +264,12 @@ fn a_variant_or_phase_on_one_side_only_is_reported_not_a_crash() {
         "{}",
         out.stdout
     );
-    assert_eq!(table_lines(&out.stdout).len(), 6, "{}", out.stdout);
+    assert_eq!(
+        table_lines(&out.stdout).len(),
+        metrics::judged().count(),
+        "the one variant × phase in common: {}",
+        out.stdout
+    );
     out.stdout_contains("only in old: fast / open, slow / closed, slow / open\n");
     out.stdout_contains("only in new: added / closed\n");
     out.stdout_contains("slow failed in the new run (during ready: exited with status 3).");

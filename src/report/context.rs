@@ -85,6 +85,9 @@ pub struct PhaseSection {
     pub noisy: Vec<String>,
     /// The server's CPU and memory were sampled: the cost table has data.
     pub has_resources: bool,
+    /// A variant got responses with status ≥ 400 and the latency of its successful ones is
+    /// known (summary.csv files written before it was recorded lack it): a table shows it.
+    pub failed_responses: bool,
     /// Variants whose results the load generator limited, and why; empty when none was.
     pub client_bound: Vec<String>,
     /// Per request name; empty when the experiment has a single request.
@@ -459,6 +462,11 @@ pub fn build(data: &SavedRun) -> ReportContext {
             let has_resources = rows
                 .iter()
                 .any(|r| r.metrics.as_ref().is_some_and(|m| m.cpu_mean_pct.is_some()));
+            let failed_responses = rows.iter().any(|r| {
+                r.metrics
+                    .as_ref()
+                    .is_some_and(|m| m.errors_http > 0 && m.success_mean_ms.is_some())
+            });
             let client_bound = rows
                 .iter()
                 .filter_map(|r| client_bound(&r.variant, r.metrics.as_ref()?, phase.open))
@@ -511,6 +519,7 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 relative_coverage,
                 noisy,
                 has_resources,
+                failed_responses,
                 client_bound,
                 by_request,
                 latency_plot: has_histograms.then_some(latency_plot),

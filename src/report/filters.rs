@@ -4,6 +4,7 @@
 use minijinja::value::Value;
 use minijinja::Environment;
 
+use crate::metrics;
 use crate::text::with_separators;
 
 const MISSING: &str = "—";
@@ -19,6 +20,42 @@ pub fn register(env: &mut Environment) {
     env.add_filter("seconds", seconds);
     env.add_filter("interval", interval);
     env.add_filter("fixed", fixed);
+    env.add_filter("percentile", percentile);
+}
+
+/// A latency percentile of a row's `metrics`, as `ms` writes it, or `n<100` when it rests on
+/// fewer samples than it needs (see `metrics::samples_needed`). With an `estimate` (repeats), the
+/// median with its interval, as `interval` writes it.
+/// `{{ row.metrics | percentile("p99_ms") }}`, `{{ row.metrics | percentile("p99_ms", row.p99_ms) }}`.
+pub fn percentile(
+    metrics: Value,
+    name: &str,
+    estimate: Option<Value>,
+) -> Result<String, minijinja::Error> {
+    let spec = metrics::percentile(name).ok_or_else(|| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("percentile: `{name}` is not a latency percentile"),
+        )
+    })?;
+    let field = |name: &str| metrics.get_attr(name).ok().and_then(|v| number(&v));
+    if field(name).is_none() {
+        return Ok(MISSING.to_owned());
+    }
+    if spec.too_few(field).is_some() {
+        return Ok(too_few_marker(spec.samples_needed()));
+    }
+    Ok(
+        match estimate.filter(|e| !e.is_none() && !e.is_undefined()) {
+            Some(estimate) => interval(estimate, "ms"),
+            None => ms(field(name).into()),
+        },
+    )
+}
+
+/// What a table shows for a percentile that needs `needed` samples and has fewer: `n<100`.
+pub fn too_few_marker(needed: u64) -> String {
+    format!("n<{}", with_separators(&needed.to_string()))
 }
 
 /// A median with its confidence interval, formatted as `ms` or `rate`: "75,699.4 [72,010.2–78,115.9]".
@@ -155,5 +192,43 @@ mod tests {
         assert_eq!(interval(estimate, "rate"), "2.0 [1.5–2.5]");
         assert_eq!(interval(Value::from(()), "ms"), "—");
         assert_eq!(fixed(Value::from(0.0312), Some(2)), "0.03");
+    }
+
+    #[test]
+    fn a_percentile_with_too_few_samples_shows_what_it_needs() {
+        let row = |responses: u64, errors_http: u64| {
+            Value::from(minijinja::value::Serde(serde_json::json!({
+                "responses": responses, "errors_http": errors_http,
+                "p50_ms": 1.5, "p99_ms": 4.25, "p999_ms": 9.0,
+                "success_p99_ms": 3.0, "service_p99_ms": null,
+            })))
+        };
+        let show = |m: Value, name: &str| percentile(m, name, None).unwrap();
+        assert_eq!(show(row(100, 0), "p99_ms"), "4.25");
+        assert_eq!(show(row(99, 0), "p99_ms"), "n<100");
+        assert_eq!(show(row(999, 0), "p999_ms"), "n<1,000");
+        assert_eq!(show(row(2, 0), "p50_ms"), "1.50");
+        assert_eq!(show(row(1, 0), "p50_ms"), "n<2");
+        assert_eq!(
+            show(row(150, 60), "success_p99_ms"),
+            "n<100",
+            "90 successful"
+        );
+        assert_eq!(show(row(150, 0), "service_p99_ms"), "—", "no value");
+        let estimate = Value::from(minijinja::value::Serde(
+            crate::results::stats::estimate(&[4.0, 4.5, 4.25]).unwrap(),
+        ));
+        assert_eq!(
+            percentile(row(100, 0), "p99_ms", Some(estimate.clone())).unwrap(),
+            "4.25 [4.00–4.50]"
+        );
+        assert_eq!(
+            percentile(row(16, 0), "p99_ms", Some(estimate)).unwrap(),
+            "n<100"
+        );
+        assert!(
+            percentile(row(100, 0), "max_ms", None).is_err(),
+            "not a percentile"
+        );
     }
 }

@@ -518,16 +518,52 @@ mod tests {
     }
 
     #[test]
+    fn failed_responses_add_the_latency_of_the_successful_ones() {
+        let mut run = saved_run();
+        let table = "| variant | successful responses | mean ms | p50 ms | p99 ms |";
+        assert!(
+            !render(&run, None).unwrap().contains(table),
+            "no errors, no table"
+        );
+        // 40 quick 503s among 60 successful responses of 8 ms.
+        let mut tally = Tally::new();
+        for _ in 0..60 {
+            tally.record_response(8_000, 200, 12);
+        }
+        for _ in 0..40 {
+            tally.record_response(100, 503, 0);
+        }
+        run.results[1].metrics = Metrics::from_tally(&tally, Duration::from_secs(5), None);
+        let report = render(&run, None).unwrap();
+        assert!(report.contains(table), "{report}");
+        assert!(
+            report.contains("| slow | 60 | 8.00 | 8.00 | n<100 |"),
+            "60 successful responses are too few for a p99:\n{report}"
+        );
+        assert!(
+            report.contains(
+                "| slow | 100 | 100 | 20.0 | 12.0 | 0.10× | 60.00 % | 40 (http ≥400 40) |"
+            ),
+            "goodput beside req/s:\n{report}"
+        );
+        // A summary.csv written before successful latency was recorded: no empty table.
+        run.results[1].metrics.success_mean_ms = None;
+        run.results[1].metrics.success_p50_ms = None;
+        run.results[1].metrics.success_p99_ms = None;
+        assert!(!render(&run, None).unwrap().contains(table));
+    }
+
+    #[test]
     fn a_baseline_changes_the_comparison() {
         let mut run = saved_run();
         run.record.experiment.baseline = Some("slow".into());
         let report = render(&run, None).unwrap();
         assert!(
-            report.contains("| variant | requests | req/s | vs slow |"),
+            report.contains("| variant | requests | responses | req/s | goodput | vs slow |"),
             "{report}"
         );
         assert!(
-            report.contains("| fast | 1,000 | 200.0 | 4.00× |"),
+            report.contains("| fast | 1,000 | 1,000 | 200.0 | 200.0 | 4.00× |"),
             "{report}"
         );
     }

@@ -66,17 +66,23 @@ impl Metrics {
         let has_latency = !hist.is_empty();
         let ms = |us: u64| Some(us as f64 / 1000.0).filter(|_| has_latency);
         let quantile = |q: f64| ms(hist.value_at_quantile(q));
+        let success = tally.success_latency();
+        let success_quantile = |q: f64| {
+            Some(success.value_at_quantile(q) as f64 / 1000.0).filter(|_| !success.is_empty())
+        };
+        let errors_http = tally.http_errors();
+        let rps = if duration_s > 0.0 {
+            requests as f64 / duration_s
+        } else {
+            0.0
+        };
         Metrics {
             requests,
             responses: tally.responses(),
             errors,
             error_rate,
             success_rate: crate::metrics::success_rate(requests, error_rate),
-            rps: if duration_s > 0.0 {
-                requests as f64 / duration_s
-            } else {
-                0.0
-            },
+            rps,
             duration_s,
             mean_ms: Some(hist.mean() / 1000.0).filter(|_| has_latency),
             min_ms: ms(hist.min()),
@@ -91,7 +97,7 @@ impl Metrics {
             errors_timeout: tally.transport_errors.get(ErrorClass::Timeout),
             errors_reset: tally.transport_errors.get(ErrorClass::Reset),
             errors_other: tally.transport_errors.get(ErrorClass::Other),
-            errors_http: tally.http_errors(),
+            errors_http,
             dropped: tally.dropped,
             lagged: tally.lagged,
             target_rps: offered_rps,
@@ -125,6 +131,10 @@ impl Metrics {
             pss_per_process_mb: None,
             load_threads: None,
             retries: Some(tally.retries),
+            goodput: crate::metrics::goodput(rps, requests, tally.responses(), errors_http),
+            success_mean_ms: Some(success.mean() / 1000.0).filter(|_| !success.is_empty()),
+            success_p50_ms: success_quantile(0.50),
+            success_p99_ms: success_quantile(0.99),
             statuses: tally.statuses.clone(),
         }
     }
@@ -350,6 +360,79 @@ mod tests {
         assert!(near(m.mean_ms, 50.5), "{:?}", m.mean_ms);
         assert_eq!(m.bytes, 1000);
         assert_eq!(m.errors_reset, 1);
+    }
+
+    #[test]
+    fn goodput_counts_successful_responses_only() {
+        let mut tally = Tally::new();
+        for _ in 0..6 {
+            tally.record_response(1_000, 200, 1);
+        }
+        tally.record_response(1_000, 302, 1);
+        tally.record_response(1_000, 404, 1);
+        tally.record_response(1_000, 503, 1);
+        tally.record_error(ErrorClass::Timeout);
+        tally.record_error(ErrorClass::Connect);
+        let m = Metrics::from_tally(&tally, Duration::from_secs(2), None);
+        assert_eq!(m.requests, 11);
+        assert!((m.rps - 5.5).abs() < 1e-9, "every request sent");
+        assert!(
+            (m.goodput - 3.5).abs() < 1e-9,
+            "7 responses below 400 in 2 s: {}",
+            m.goodput
+        );
+        let clean = Metrics::from_tally(&Tally::new(), Duration::ZERO, None);
+        assert_eq!(clean.goodput, 0.0, "no division by zero");
+    }
+
+    #[test]
+    fn success_latency_is_all_latency_minus_the_failed_responses() {
+        let mut tally = Tally::new();
+        for ms in 1..=10u64 {
+            tally.record_response(ms * 1000, 200, 1);
+        }
+        let m = Metrics::from_tally(&tally, Duration::from_secs(1), None);
+        assert!(
+            tally.failed_latency.is_none(),
+            "no failed response, no histogram"
+        );
+        assert_eq!(
+            (m.success_p50_ms, m.success_p99_ms, m.success_mean_ms),
+            (m.p50_ms, m.p99_ms, m.mean_ms),
+            "without errors the two are the same"
+        );
+        // Fast 503s and a slow 504, in another worker's tally; transport errors have no latency.
+        let mut other = Tally::new();
+        for _ in 0..30 {
+            other.record_response(100, 503, 0);
+        }
+        other.record_response(900_000, 504, 0);
+        other.record_error(ErrorClass::Timeout);
+        tally.merge(&other);
+        let m = Metrics::from_tally(&tally, Duration::from_secs(1), None);
+        assert_eq!(
+            tally.latency.len(),
+            41,
+            "transport errors are in neither histogram"
+        );
+        assert_eq!(tally.failed_latency.as_ref().unwrap().len(), 31);
+        assert!(
+            m.p50_ms.unwrap() < 1.0,
+            "the fast 503s pull all responses' median down"
+        );
+        let near = |v: Option<f64>, want: f64| (v.unwrap() - want).abs() <= want * 0.001;
+        assert!(near(m.success_p50_ms, 5.0), "{:?}", m.success_p50_ms);
+        assert!(near(m.success_p99_ms, 10.0), "{:?}", m.success_p99_ms);
+        assert!(near(m.success_mean_ms, 5.5), "{:?}", m.success_mean_ms);
+        assert!(near(m.max_ms, 900.0), "the 504 is among all responses");
+        let only_failures = {
+            let mut t = Tally::new();
+            t.record_response(5_000, 500, 0);
+            Metrics::from_tally(&t, Duration::from_secs(1), None)
+        };
+        assert_eq!(only_failures.success_p50_ms, None);
+        assert_eq!(only_failures.success_mean_ms, None);
+        assert_eq!(only_failures.goodput, 0.0);
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct Tally {
     /// Latency of every request that got a complete response, whatever its status: from the
     /// intended send time in the open model, from the actual send in the closed model.
     pub latency: Histogram<u64>,
+    /// The part of `latency` that had status 400 or above; `None` until one came (rare, so a
+    /// tally without failed responses stays lean). Successful latency is `latency` minus this.
+    pub failed_latency: Option<Histogram<u64>>,
     /// Open model only: from the actual send to the end of the response.
     pub service: Option<Histogram<u64>>,
     /// Open model only: how late each request was sent after its intended time.
@@ -105,6 +108,7 @@ impl Tally {
     pub fn new() -> Self {
         Tally {
             latency: histogram(),
+            failed_latency: None,
             service: None,
             lag: None,
             statuses: BTreeMap::new(),
@@ -137,6 +141,11 @@ impl Tally {
 
     pub fn record_response(&mut self, latency_us: u64, status: u16, bytes: u64) {
         self.latency.saturating_record(latency_us.max(1));
+        if status >= 400 {
+            self.failed_latency
+                .get_or_insert_with(histogram)
+                .saturating_record(latency_us.max(1));
+        }
         *self.statuses.entry(status).or_insert(0) += 1;
         self.bytes += bytes;
     }
@@ -154,6 +163,7 @@ impl Tally {
         self.latency
             .add(&other.latency)
             .expect("histograms with the same bounds merge");
+        merge_optional(&mut self.failed_latency, &other.failed_latency);
         merge_optional(&mut self.service, &other.service);
         merge_optional(&mut self.lag, &other.lag);
         self.dropped += other.dropped;
@@ -182,6 +192,20 @@ impl Tally {
     /// Responses with status 400 or above.
     pub fn http_errors(&self) -> u64 {
         self.statuses.range(400..).map(|(_, n)| n).sum()
+    }
+
+    /// Latency of the responses with status below 400: all minus the failed ones.
+    pub fn success_latency(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
+        match &self.failed_latency {
+            None => std::borrow::Cow::Borrowed(&self.latency),
+            Some(failed) => {
+                let mut success = self.latency.clone();
+                success
+                    .subtract(failed)
+                    .expect("failed responses are recorded in both histograms");
+                std::borrow::Cow::Owned(success)
+            }
+        }
     }
 
     /// Failed requests: transport errors and responses with status 400 or above.
