@@ -386,7 +386,9 @@ mod tests {
                     let mut r = r.clone();
                     r.trial = 2;
                     r.metrics.requests /= 2;
+                    r.metrics.responses /= 2;
                     r.metrics.rps /= 2.0;
+                    r.metrics.goodput /= 2.0;
                     r
                 })
                 .collect()
@@ -423,7 +425,7 @@ mod tests {
         let report = render(&run, None).unwrap();
         // The median of 1,000 and 500 requests, as the results table takes it.
         assert!(
-            report.contains("| fast | hello | 750 | 150.0 |"),
+            report.contains("| fast | hello | 750 | 750 | 150.0 | 150.0 |"),
             "{report}"
         );
         assert!(
