@@ -368,6 +368,8 @@ metrics! {
         "`1 − error_rate`; 0 when nothing was sent";
     retries: Option<u64>, "", Lower, No, Always, Whole,
         "requests sent a second time, on a fresh connection, because the kept-alive connection they went out on closed before any byte of the response (GET, HEAD, PUT, DELETE and OPTIONS only, at most once; the lean HTTP/1.1 client)";
+    resource_samples: Option<u64>, "", Neither, No, Resources, Whole,
+        "resource samples taken within the phase; `compare` judges `cpu_mean_pct` and `pss_peak_mb` only from trials with enough of them";
 }
 
 /// `success_rate` from `requests` and `error_rate`: 0 when nothing was sent.

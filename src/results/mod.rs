@@ -122,6 +122,7 @@ impl Metrics {
             pss_per_process_mb: None,
             load_threads: None,
             retries: Some(tally.retries),
+            resource_samples: None,
             statuses: tally.statuses.clone(),
         }
     }
@@ -135,6 +136,7 @@ impl Metrics {
             self.pss_peak_mb = Some(used.pss_peak_mb);
             self.processes = Some(used.processes);
             self.client_cpu_pct = Some(used.client_cpu_pct);
+            self.resource_samples = Some(used.samples);
             self.rps_per_core =
                 (used.cpu_mean_pct > 0.0).then(|| self.rps / (used.cpu_mean_pct / 100.0));
             self.pss_per_process_mb =
