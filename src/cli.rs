@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::adhoc;
 use crate::check::{
     self, compare_options, comparison_exit_code, load_report, manifest_compare_settings,
-    refuse_environment, CheckOptions,
+    nothing_compared_error, refuse_environment, CheckOptions,
 };
 use crate::compare;
 use crate::exit_code;
@@ -231,7 +231,18 @@ fn compare_folders(args: &CompareArgs, workdir: &Path) -> u8 {
             shown(&path, workdir).display()
         );
     }
-    comparison_exit_code(&comparison)
+    let code = comparison_exit_code(&comparison);
+    if code == exit_code::NOTHING_COMPARED {
+        eprintln!(
+            "{}",
+            nothing_compared_error(
+                (&args.old.display().to_string(), &old),
+                (&args.new.display().to_string(), &new),
+                "compare two runs of the same experiment: a variant that failed has no results, and a renamed variant or phase is another one"
+            )
+        );
+    }
+    code
 }
 
 #[derive(Debug, Args)]

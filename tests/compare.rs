@@ -17,6 +17,8 @@ use crate::support::{assert_contains, benchrig, repo_root, Experiment, Output, R
 const REGRESSION: i32 = 5;
 /// Exit code of `--strict-env` refusing another machine.
 const ENVIRONMENT_DIFFERS: i32 = 6;
+/// Exit code of a comparison without a variant × phase in common.
+const NOTHING_COMPARED: i32 = 7;
 
 /// `compare`'s terminal table, read from its stdout.
 impl Output {
@@ -266,7 +268,7 @@ fn a_variant_or_phase_on_one_side_only_is_reported_not_a_crash() {
     out.stdout_contains("only in new: added / closed\n");
     out.stdout_contains("slow failed in the new run (during ready: exited with status 3).");
 
-    // Nothing in common at all: said, and still not a crash.
+    // Nothing in common at all: an error with its own exit code, naming what each side has.
     let other = ws.report("other");
     edit_summary(&other, |row| {
         let renamed = format!("x-{}", row["variant"]);
@@ -274,8 +276,11 @@ fn a_variant_or_phase_on_one_side_only_is_reported_not_a_crash() {
         true
     });
     let out = ws.compare(&["old", "other"]);
-    out.expect_code(0);
+    out.expect_code(NOTHING_COMPARED);
     assert!(out.stdout.starts_with("nothing compared"), "{}", out.stdout);
+    out.stderr_contains(
+        "error: nothing compared: no variant × phase has results in both old (variants fast, slow; phases closed, open) and other (variants x-fast, x-slow; phases closed, open); compare two runs of the same experiment",
+    );
 }
 
 #[test]
@@ -465,9 +470,12 @@ fn run_check_compares_with_the_committed_report_and_never_touches_it() {
     let out = check(&dir, &[]);
     out.expect_code(REGRESSION);
     out.stderr_contains("WARNING: this machine differs from the one that made reports/checked/");
+    // Not a git checkout: the folder itself, never called committed.
+    out.stderr_contains("reports/checked/ is not committed (not a git checkout): comparing with the folder in the working tree");
     out.stdout_contains(
-        "comparison: reports/checked/ (committed) -> target/benchrig-check/checked/ (this run); tolerance 10 % (the default)",
+        "comparison: reports/checked/ (working tree, not committed) -> target/benchrig-check/checked/ (this run); tolerance 10 % (the default)",
     );
+    out.stdout_lacks("(committed");
     out.stdout_contains("WARNING: The runs come from different environments");
     assert_contains(&out.row("hello", "quick", "rps"), "slower (regression)");
     let fresh = dir.join("target/benchrig-check/checked");
@@ -504,6 +512,66 @@ fn run_check_compares_with_the_committed_report_and_never_touches_it() {
         .collect();
     assert_eq!(reports, ["checked"], "nothing else appeared in reports/");
     first.assert_no_process_left(1);
+}
+
+/// `git ARGS…` in `dir`, which must succeed.
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=benchrig tests",
+            "-c",
+            "user.email=tests@benchrig.invalid",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?} failed");
+}
+
+#[test]
+fn run_check_compares_with_the_report_committed_at_head_not_the_working_tree() {
+    let first = Experiment::new("checked")
+        .hello("hello", 1)
+        .phase("{ name: quick, vus: 2, iterations: 300 }")
+        .request("{ path: /hello }")
+        .run();
+    first.expect_code(0);
+    let dir = first.experiment.dir().to_owned();
+    let committed = first.report_dir();
+    // HEAD's report: ten times faster than this machine can be.
+    edit_summary(&committed, |row| {
+        let rps: f64 = row["rps"].parse().unwrap();
+        row.insert("rps".into(), format!("{:.2}", rps * 10.0));
+        true
+    });
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "checked.yaml", "reports/checked"]);
+    git(&dir, &["commit", "-q", "-m", "the committed report"]);
+    // The working tree's copy, overwritten as `make experiment` would: a hundred times slower,
+    // so that a comparison with it would find no regression. And a file HEAD does not have.
+    edit_summary(&committed, |row| {
+        let rps: f64 = row["rps"].parse().unwrap();
+        row.insert("rps".into(), format!("{:.2}", rps / 1000.0));
+        true
+    });
+    std::fs::write(committed.join("notes.txt"), "local").unwrap();
+    let before = hashes(&committed);
+
+    let out = check(&dir, &[]);
+    out.expect_code(REGRESSION);
+    out.stdout_contains("comparison: reports/checked/ (committed at HEAD ")
+        .stdout_contains(
+            "note: the working tree's reports/checked/ differs from HEAD (modified: summary.csv; untracked: notes.txt); compared with HEAD's",
+        )
+        .stderr_lacks("not committed");
+    assert_contains(&out.row("hello", "quick", "rps"), "slower (regression)");
+    assert_eq!(
+        hashes(&committed),
+        before,
+        "the working tree's report changed"
+    );
 }
 
 #[test]

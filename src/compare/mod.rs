@@ -351,6 +351,35 @@ fn groups(run: &SavedRun) -> Vec<(&str, &str, Vec<&Metrics>)> {
     out
 }
 
+/// What a run has results for, in words: "variants a, b; phases x, y", or "no results".
+pub fn results_text(run: &SavedRun) -> String {
+    let groups = groups(run);
+    if groups.is_empty() {
+        return "no results".to_owned();
+    }
+    let mut variants: Vec<&str> = Vec::new();
+    let mut phases: Vec<&str> = Vec::new();
+    for (variant, phase, _) in &groups {
+        if !variants.contains(variant) {
+            variants.push(variant);
+        }
+        if !phases.contains(phase) {
+            phases.push(phase);
+        }
+    }
+    format!(
+        "{} {}; {} {}",
+        if variants.len() == 1 {
+            "variant"
+        } else {
+            "variants"
+        },
+        variants.join(", "),
+        if phases.len() == 1 { "phase" } else { "phases" },
+        phases.join(", ")
+    )
+}
+
 /// Compares `new` against `old`. Never fails: what cannot be compared is listed.
 pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comparison {
     let tolerance = options.tolerance;
@@ -1231,7 +1260,9 @@ mod tests {
             "no change beyond noise; only in old: a / open, gone / closed, gone / open; only in new: added / closed"
         );
 
-        let c = compared(run().rps("a", "x", &[1.0]), run().rps("b", "x", &[1.0]));
+        let (a, b) = (run().rps("a", "x", &[1.0]), run().rps("b", "x", &[1.0]));
+        assert_eq!(results_text(&a.build()), "variant a; phase x");
+        let c = compared(run().rps("a", "x", &[1.0]), b);
         assert!(c.rows.is_empty());
         assert!(verdict_line(&c).starts_with("nothing compared"));
         assert!(!c.is_regression());
