@@ -33,7 +33,8 @@ pub enum Command {
     /// Run an experiment: start each variant in turn, load it, write reports/NAME/.
     Run(RunArgs),
     /// Compare two report folders: for every variant × phase, rps, p50, p99, error rate, CPU
-    /// and memory, old against new, with a verdict. Exits 5 on a regression beyond the tolerance.
+    /// and memory, old against new, with a verdict. Exits 5 on a regression, 7 when no variant ×
+    /// phase is in both.
     Compare(CompareArgs),
     /// Check manifests without starting or writing anything.
     Validate {
@@ -255,7 +256,7 @@ pub struct RunArgs {
     out: Option<PathBuf>,
     /// Reproduce the committed report: run into a fresh folder (never reports/NAME), compare
     /// it with reports/NAME/, print the comparison and write comparison.md beside the fresh
-    /// report. Exits 5 on a regression beyond the tolerance.
+    /// report. Exits 5 on a regression, 7 when nothing could be compared.
     #[arg(long)]
     check: bool,
     /// With --check: refuse (exit 6, before starting anything) when this machine's CPU
