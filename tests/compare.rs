@@ -632,22 +632,34 @@ fn the_ci_workflow_is_valid_yaml_and_does_its_work_through_make() {
 /// The A/A tests load the machine; one at a time, so neither is the other's noise.
 static A_A: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs the manifest `dir/manifest` twice, into `dir/first` and `dir/second`, and compares the
-/// two: on one machine at one commit, nothing may be a regression. Servers are pinned to CPU 0
-/// and the load to CPU 1, as in the quickstart, and every phase whose CPU and memory are judged
-/// lasts long enough to sample. The two runs go side by side: the machine that runs the tests
-/// is shared, and load that comes and goes between two runs made one after the other (a server
-/// given 30 % of its core in one and 40 % in the other was seen) is a real difference between
-/// them, which no noise rule can tell from a regression. Side by side, both see it; what keeps
-/// the comparison quiet is then the noise handling (the trials' spread, each metric's measured
-/// run-to-run noise, too few samples as not measured).
+/// Runs `manifest` (named `name`.yaml) twice and compares the two runs: on one machine at one
+/// commit, nothing may be a regression. Servers are pinned to CPU 0 and the load to CPU 1, as
+/// in the quickstart, and every phase whose CPU and memory are judged lasts long enough to
+/// sample. The two runs go side by side: the machine that runs the tests is shared, and load
+/// that comes and goes between two runs made one after the other (a server given 30 % of its
+/// core in one run and 40 % in the next was seen) is a real difference between them, which no
+/// noise rule can tell from a regression. Side by side, both see it; what keeps the comparison
+/// quiet is then the noise handling (the trials' spread, each metric's measured run-to-run
+/// noise, too few samples as not measured). Each run has its own folder and its own copy of
+/// the server (`bin/hello-rs` in the manifest), so that the two runs' servers share no pages:
+/// PSS splits shared pages between the processes that map them.
 #[track_caller]
-fn a_a(dir: &Path, manifest: &str) -> Output {
+fn a_a(name: &str, manifest: &str) -> Output {
     let _one_at_a_time = A_A.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let file = format!("{name}.yaml");
+    for side in ["first", "second"] {
+        let bin = dir.path().join(side).join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy(crate::support::hello_rs(), bin.join("hello-rs")).unwrap();
+        std::fs::write(dir.path().join(side).join(&file), manifest).unwrap();
+    }
     let runs: Vec<Output> = std::thread::scope(|scope| {
         let started: Vec<_> = ["first", "second"]
-            .map(|out| {
-                scope.spawn(move || benchrig(&["run", manifest, "--out", out]).in_dir(dir).run())
+            .map(|side| {
+                let side = dir.path().join(side);
+                let file = &file;
+                scope.spawn(move || benchrig(&["run", file]).in_dir(&side).run())
             })
             .into_iter()
             .collect();
@@ -657,43 +669,44 @@ fn a_a(dir: &Path, manifest: &str) -> Output {
         run.expect_code(0);
         run.assert_no_process_left(0);
     }
-    let out = benchrig(&["compare", "first", "second"]).in_dir(dir).run();
+    let report = |side: &str| format!("{side}/reports/{name}");
+    let out = benchrig(&["compare", &report("first"), &report("second")])
+        .in_dir(dir.path())
+        .run();
     out.expect_code(0);
     out.stdout_lacks("(regression)");
+    // Same manifest, same machine.
+    out.stdout_lacks("manifests differ").stdout_lacks("WARNING");
     let first = out.stdout.lines().next().unwrap_or_default();
     assert!(
         first.starts_with("no change beyond") || first.starts_with("no regression"),
         "{}",
         out.stdout
     );
-    // Every row was judged from three trials a side, or not measured.
+    // Every row was judged from three trials a side; CPU and memory only from the trials with
+    // enough samples, or not measured.
     for line in table_lines(&out.stdout) {
-        assert!(
-            line.contains("(3 vs 3") || line.contains("not measured"),
-            "{line}"
-        );
+        let resource = line.contains("cpu_mean_pct") || line.contains("pss_peak_mb");
+        assert!(line.contains("(3 vs 3") || resource, "{line}");
     }
     out
 }
 
 #[test]
 fn two_runs_of_two_identical_variants_with_three_trials_compare_as_no_change() {
-    let experiment = Experiment::new("twins")
+    let variant = |name: &str| {
+        format!("{{ name: {name}, command: [bin/hello-rs, --port, \"{{{{ port }}}}\", --threads, \"1\"], ready: {{ http: /health }}, cpus: [0] }}")
+    };
+    let manifest = Experiment::new("twins")
         .line("repeat: 3")
         .line("load: { cpus: [1] }")
-        .variant(&format!(
-            "{{ name: a, command: [{}, --port, \"{{{{ port }}}}\", --threads, \"1\"], ready: {{ http: /health }}, cpus: [0] }}",
-            crate::support::hello_rs()
-        ))
-        .variant(&format!(
-            "{{ name: b, command: [{}, --port, \"{{{{ port }}}}\", --threads, \"1\"], ready: {{ http: /health }}, cpus: [0] }}",
-            crate::support::hello_rs()
-        ))
+        .variant(&variant("a"))
+        .variant(&variant("b"))
         .warmup("{ vus: 10, duration: 500ms }")
         .phase("{ name: closed-20, vus: 20, duration: 1500ms }")
-        .request("{ path: /hello }");
-    experiment.write("twins.yaml");
-    let out = a_a(experiment.dir(), "twins.yaml");
+        .request("{ path: /hello }")
+        .yaml();
+    let out = a_a("twins", &manifest);
     // 1.5 s at 250 ms: enough samples, so CPU and memory were judged.
     assert_lacks(&out.row("a", "closed-20", "cpu_mean_pct"), "not measured");
 }
@@ -701,7 +714,7 @@ fn two_runs_of_two_identical_variants_with_three_trials_compare_as_no_change() {
 #[test]
 fn two_runs_of_a_shortened_quickstart_compare_as_no_change() {
     // The quickstart as committed, with shorter phases: same variants, pinning, requests and
-    // repeats. The servers' path is the test build's.
+    // repeats.
     let text = std::fs::read_to_string(repo_root().join("experiments/quickstart.yaml")).unwrap();
     let mut manifest: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let map = manifest.as_mapping_mut().unwrap();
@@ -719,13 +732,13 @@ fn two_runs_of_a_shortened_quickstart_compare_as_no_change() {
     );
     let text = serde_yaml::to_string(&manifest)
         .unwrap()
-        .replace("target/release/hello-rs", &crate::support::hello_rs());
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("quickstart.yaml"), text).unwrap();
-    let out = a_a(dir.path(), "quickstart.yaml");
-    // A second at 250 ms gives 4 samples, fewer than CPU and memory need.
-    assert_contains(
-        &out.row("current-thread", "hey-style", "pss_peak_mb"),
+        .replace("target/release/hello-rs", "bin/hello-rs");
+    assert!(text.contains("bin/hello-rs"), "{text}");
+    let out = a_a("quickstart", &text);
+    // A second at 250 ms gives 4 or 5 samples: CPU and memory of hey-style are judged only
+    // from the trials that got 5.
+    assert_lacks(
+        &out.row("current-thread", "closed-50", "pss_peak_mb"),
         "not measured",
     );
 }
