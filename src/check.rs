@@ -46,17 +46,13 @@ pub fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
         Ok(found) => found,
         Err(e) => {
             eprintln!(
-                "benchrig: error: cannot read {}/ at HEAD: {e}",
+                "benchrig: error: cannot copy {}/ from HEAD into a temporary folder: {e}",
                 committed_rel.display()
             );
             return exit_code::RUN_ABORTED;
         }
     };
-    let not_committed = match &at_head {
-        Ok(_) => None,
-        Err(why) => Some(why.clone()),
-    };
-    if not_committed.is_some() && !committed.join("run.json").is_file() {
+    if at_head.is_err() && !committed.join("run.json").is_file() {
         eprintln!(
             "benchrig: error: --check compares a fresh run with the committed report {}/, which {}; make it with `benchrig run {}` (`make experiment NAME={}`), then commit it",
             committed_rel.display(),
