@@ -41,7 +41,18 @@ pub fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
     };
     let committed_rel = Path::new("reports").join(&plan.name);
     let committed = workdir.join(&committed_rel);
-    if !committed.join("run.json").is_file() {
+    let committed_abs = resolved(&committed_rel, workdir);
+    let at_head = match committed_at_head(workdir, &committed_abs) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!(
+                "benchrig: error: cannot copy {}/ from HEAD into a temporary folder: {e}",
+                committed_rel.display()
+            );
+            return exit_code::RUN_ABORTED;
+        }
+    };
+    if at_head.is_err() && !committed.join("run.json").is_file() {
         eprintln!(
             "benchrig: error: --check compares a fresh run with the committed report {}/, which {}; make it with `benchrig run {}` (`make experiment NAME={}`), then commit it",
             committed_rel.display(),
@@ -55,10 +66,7 @@ pub fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
         .out
         .clone()
         .unwrap_or_else(|| Path::new(CHECK_DIR).join(&plan.name));
-    let (fresh_abs, committed_abs) = (
-        resolved(&fresh_rel, workdir),
-        resolved(&committed_rel, workdir),
-    );
+    let fresh_abs = resolved(&fresh_rel, workdir);
     if fresh_abs.starts_with(&committed_abs) || committed_abs.starts_with(&fresh_abs) {
         eprintln!(
             "benchrig: error: --out {}: --check never writes into the committed report {}/; choose another folder (default: {CHECK_DIR}/{})",
@@ -68,7 +76,23 @@ pub fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
         );
         return exit_code::INVALID_INPUT;
     }
-    let committed_run = match load_report("committed report", &committed, workdir) {
+    let (loaded, label) = match &at_head {
+        Ok(head) => (
+            load_report("committed report (HEAD)", head.copy.path(), workdir),
+            format!("committed at HEAD {}", head.commit),
+        ),
+        Err(why) => {
+            eprintln!(
+                "benchrig: note: {}/ is not committed ({why}): comparing with the folder in the working tree",
+                committed_rel.display()
+            );
+            (
+                load_report("report", &committed, workdir),
+                "working tree, not committed".to_owned(),
+            )
+        }
+    };
+    let committed_run = match loaded {
         Ok(run) => run,
         Err(e) => {
             eprintln!("benchrig: error: {e}");
@@ -125,10 +149,20 @@ pub fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
     let comparison = compare::compare(&committed_run, &fresh, &compare_options);
     println!();
     println!(
-        "comparison: {}/ (committed) -> {}/ (this run); {thresholds}",
+        "comparison: {}/ ({label}) -> {}/ (this run); {thresholds}",
         committed_rel.display(),
         shown(&outcome.report_dir, workdir).display(),
     );
+    if let Ok(HeadCopy {
+        changes: Some(changes),
+        ..
+    }) = &at_head
+    {
+        println!(
+            "note: the working tree's {}/ differs from HEAD ({changes}); compared with HEAD's",
+            committed_rel.display()
+        );
+    }
     println!();
     print!("{}", compare::render_terminal(&comparison));
     let markdown = outcome.report_dir.join("comparison.md");
@@ -140,9 +174,167 @@ pub fn run_check(options: &CheckOptions, workdir: &Path) -> u8 {
         ),
     }
     match outcome.exit_code() {
-        exit_code::SUCCESS => comparison_exit_code(&comparison),
+        exit_code::SUCCESS => {
+            let code = comparison_exit_code(&comparison);
+            if code == exit_code::NOTHING_COMPARED {
+                eprintln!(
+                    "{}",
+                    nothing_compared_error(
+                        (&format!("{}/ ({label})", committed_rel.display()), &committed_run),
+                        (&format!("{}/", shown(&outcome.report_dir, workdir).display()), &fresh),
+                        &format!(
+                            "the manifest's variants or phases were renamed since the report was made: if that is intended, make a new report with `make experiment NAME={}` and commit it",
+                            plan.name
+                        ),
+                    )
+                );
+            }
+            code
+        }
         code => code,
     }
+}
+
+/// HEAD's copy of the committed report: the files a comparison reads, extracted from git into a
+/// temporary folder, so that a report `make experiment` just overwrote is not taken for the
+/// committed one.
+struct HeadCopy {
+    copy: TemporaryFolder,
+    /// HEAD's commit, abbreviated.
+    commit: String,
+    /// How the working tree's folder differs from HEAD's: "modified: summary.csv; untracked:
+    /// x.svg"; `None` when it does not.
+    changes: Option<String>,
+}
+
+/// A folder removed when dropped.
+struct TemporaryFolder(PathBuf);
+
+impl TemporaryFolder {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TemporaryFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The files of a report that a comparison reads.
+const COMPARED_FILES: [&str; 2] = ["run.json", "summary.csv"];
+
+/// `git -C dir ARGS…`: its stdout when it succeeds, `None` when git is missing or fails.
+fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output.status.success().then_some(output.stdout)
+}
+
+/// HEAD's copy of the report folder `folder` (absolute), `Ok(Err(why))` when HEAD has none (not
+/// a git checkout, outside the repository, or not committed), `Err` when it cannot be written
+/// out.
+fn committed_at_head(workdir: &Path, folder: &Path) -> Result<Result<HeadCopy, String>, String> {
+    let Some(top) = git(workdir, &["rev-parse", "--show-toplevel"]) else {
+        return Ok(Err("not a git checkout".to_owned()));
+    };
+    let top = PathBuf::from(String::from_utf8_lossy(&top).trim_end());
+    let top = top.canonicalize().unwrap_or(top);
+    let Ok(inside) = folder.strip_prefix(&top) else {
+        return Ok(Err("outside the git checkout".to_owned()));
+    };
+    let inside = inside.to_string_lossy().into_owned();
+    let Some(commit) = git(&top, &["rev-parse", "--short=12", "HEAD"]) else {
+        return Ok(Err("the repository has no commit".to_owned()));
+    };
+    let blobs: Option<Vec<Vec<u8>>> = COMPARED_FILES
+        .iter()
+        .map(|file| {
+            git(
+                &top,
+                &["cat-file", "blob", &format!("HEAD:{inside}/{file}")],
+            )
+        })
+        .collect();
+    let Some(blobs) = blobs else {
+        return Ok(Err("HEAD has no run.json and summary.csv there".to_owned()));
+    };
+    let copy = TemporaryFolder(std::env::temp_dir().join(format!(
+        "benchrig-committed-{}-{}",
+        std::process::id(),
+        folder.file_name().unwrap_or_default().to_string_lossy()
+    )));
+    std::fs::create_dir_all(copy.path()).map_err(|e| format!("{}: {e}", copy.path().display()))?;
+    for (file, bytes) in COMPARED_FILES.iter().zip(blobs) {
+        let path = copy.path().join(file);
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let status = git(
+        &top,
+        &[
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=all",
+            "--",
+            &inside,
+        ],
+    )
+    .unwrap_or_default();
+    Ok(Ok(HeadCopy {
+        copy,
+        commit: String::from_utf8_lossy(&commit).trim().to_owned(),
+        changes: changes_text(&String::from_utf8_lossy(&status), &inside),
+    }))
+}
+
+/// How many file names a kind of change lists before "and N more".
+const LISTED_CHANGES: usize = 4;
+
+/// `git status --porcelain -z` entries in words: "modified: summary.csv, run.json; untracked:
+/// x.svg", names relative to `folder`; `None` for no entry.
+fn changes_text(status: &str, folder: &str) -> Option<String> {
+    let mut kinds: Vec<(&str, Vec<String>)> = vec![
+        ("modified", Vec::new()),
+        ("deleted", Vec::new()),
+        ("untracked", Vec::new()),
+    ];
+    let mut entries = status.split('\0').filter(|e| e.len() > 3);
+    while let Some(entry) = entries.next() {
+        let (code, path) = entry.split_at(3);
+        if code.starts_with('R') || code.starts_with('C') {
+            entries.next(); // the original name of a rename or copy
+        }
+        let kind = match code.trim() {
+            "??" => 2,
+            c if c.contains('D') => 1,
+            _ => 0,
+        };
+        let name = path
+            .strip_prefix(folder)
+            .map_or(path, |p| p.trim_start_matches('/'));
+        kinds[kind].1.push(name.to_owned());
+    }
+    let parts: Vec<String> = kinds
+        .into_iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(kind, names)| {
+            let total = names.len();
+            let mut shown: Vec<String> = names.into_iter().take(LISTED_CHANGES).collect();
+            if total > LISTED_CHANGES {
+                shown.push(format!("and {} more", total - LISTED_CHANGES));
+            }
+            format!("{kind}: {}", shown.join(", "))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// A path made absolute against `workdir`, with `.` and `..` resolved and symbolic links of
@@ -176,13 +368,29 @@ fn resolved(path: &Path, workdir: &Path) -> PathBuf {
     out
 }
 
-/// Exit code of a comparison: a regression beyond the tolerance, or success.
+/// Exit code of a comparison: nothing compared, a regression beyond the threshold, or success.
 pub fn comparison_exit_code(comparison: &Comparison) -> u8 {
-    if comparison.is_regression() {
+    if comparison.rows.is_empty() {
+        exit_code::NOTHING_COMPARED
+    } else if comparison.is_regression() {
         exit_code::REGRESSION
     } else {
         exit_code::SUCCESS
     }
+}
+
+/// The error for a comparison without rows: both folders, what each has results for, and the
+/// fix (`fix`, which differs between `compare` and `run --check`).
+pub fn nothing_compared_error(
+    (old_name, old): (&str, &SavedRun),
+    (new_name, new): (&str, &SavedRun),
+    fix: &str,
+) -> String {
+    format!(
+        "benchrig: error: nothing compared: no variant × phase has results in both {old_name} ({}) and {new_name} ({}); {fix}",
+        compare::results_text(old),
+        compare::results_text(new),
+    )
 }
 
 /// Loads a report folder, or says which folder is not one and what it lacks. `role` names it
@@ -290,4 +498,44 @@ pub fn refuse_environment(differences: &[EnvironmentDifference], why: &str) {
     eprintln!(
         "  compare without --strict-env to see the numbers anyway, or refresh the committed report on this machine"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_status_entries_in_words() {
+        let status = " M reports/q/summary.csv\0M  reports/q/run.json\0?? reports/q/new.svg\0 D reports/q/old.svg\0";
+        assert_eq!(
+            changes_text(status, "reports/q").as_deref(),
+            Some("modified: summary.csv, run.json; deleted: old.svg; untracked: new.svg")
+        );
+        assert_eq!(changes_text("", "reports/q"), None);
+        let many: String = (0..6).map(|i| format!("?? reports/q/{i}.svg\0")).collect();
+        assert_eq!(
+            changes_text(&many, "reports/q").as_deref(),
+            Some("untracked: 0.svg, 1.svg, 2.svg, 3.svg, and 2 more")
+        );
+        // A rename carries its old name as a second entry.
+        assert_eq!(
+            changes_text("R  reports/q/b.csv\0reports/q/a.csv\0", "reports/q").as_deref(),
+            Some("modified: b.csv")
+        );
+    }
+
+    #[test]
+    fn nothing_compared_has_its_own_exit_code() {
+        let empty = Comparison {
+            rows: Vec::new(),
+            only_old: vec!["a / x".into()],
+            only_new: vec!["b / x".into()],
+            environment: Vec::new(),
+            notes: Vec::new(),
+            tolerance: compare::DEFAULT_TOLERANCE,
+            latency_floor_ms: 0.0,
+        };
+        assert_eq!(comparison_exit_code(&empty), exit_code::NOTHING_COMPARED);
+        assert_ne!(exit_code::NOTHING_COMPARED, exit_code::SUCCESS);
+    }
 }

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::adhoc;
 use crate::check::{
     self, compare_options, comparison_exit_code, load_report, manifest_compare_settings,
-    refuse_environment, CheckOptions,
+    nothing_compared_error, refuse_environment, CheckOptions,
 };
 use crate::compare;
 use crate::exit_code;
@@ -33,7 +33,8 @@ pub enum Command {
     /// Run an experiment: start each variant in turn, load it, write reports/NAME/.
     Run(RunArgs),
     /// Compare two report folders: for every variant × phase, rps, p50, p99, error rate, CPU
-    /// and memory, old against new, with a verdict. Exits 5 on a regression beyond the tolerance.
+    /// and memory, old against new, with a verdict. Exits 5 on a regression, 7 when no variant ×
+    /// phase is in both.
     Compare(CompareArgs),
     /// Check manifests without starting or writing anything.
     Validate {
@@ -231,7 +232,18 @@ fn compare_folders(args: &CompareArgs, workdir: &Path) -> u8 {
             shown(&path, workdir).display()
         );
     }
-    comparison_exit_code(&comparison)
+    let code = comparison_exit_code(&comparison);
+    if code == exit_code::NOTHING_COMPARED {
+        eprintln!(
+            "{}",
+            nothing_compared_error(
+                (&args.old.display().to_string(), &old),
+                (&args.new.display().to_string(), &new),
+                "compare two runs of the same experiment: a variant that failed has no results, and a renamed variant or phase is another one"
+            )
+        );
+    }
+    code
 }
 
 #[derive(Debug, Args)]
@@ -244,7 +256,7 @@ pub struct RunArgs {
     out: Option<PathBuf>,
     /// Reproduce the committed report: run into a fresh folder (never reports/NAME), compare
     /// it with reports/NAME/, print the comparison and write comparison.md beside the fresh
-    /// report. Exits 5 on a regression beyond the tolerance.
+    /// report. Exits 5 on a regression, 7 when nothing could be compared.
     #[arg(long)]
     check: bool,
     /// With --check: refuse (exit 6, before starting anything) when this machine's CPU

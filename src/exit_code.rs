@@ -1,6 +1,6 @@
 //! Exit codes of `benchrig`, documented in README.md. When several apply, the highest in this
 //! list wins: INTERRUPTED, RUN_ABORTED, INVALID_INPUT, ENVIRONMENT_DIFFERS, VARIANT_FAILED,
-//! ASSERTIONS_FAILED, REGRESSION.
+//! ASSERTIONS_FAILED, NOTHING_COMPARED, REGRESSION.
 
 /// Everything ran and every assertion passed.
 pub const SUCCESS: u8 = 0;
@@ -21,5 +21,9 @@ pub const REGRESSION: u8 = 5;
 /// `--strict-env`: the machine differs from the one that made the committed report (CPU model,
 /// core count or kernel), so benchrig refused to compare; `run --check` started nothing.
 pub const ENVIRONMENT_DIFFERS: u8 = 6;
+/// `benchrig compare` or `benchrig run --check`: no variant × phase has results in both runs,
+/// so nothing was compared (every variant renamed, another experiment, or every variant failed).
+/// With `--check`, the run itself succeeded.
+pub const NOTHING_COMPARED: u8 = 7;
 /// Interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP: 128 + the signal number (130, 143, 129).
 pub const INTERRUPTED_BASE: u8 = 128;

@@ -393,6 +393,8 @@ metrics! {
         "median latency of successful responses (status < 400)";
     success_p99_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
         "99th percentile latency of successful responses (status < 400)";
+    resource_samples: Option<u64>, "", Neither, No, Resources, Whole,
+        "resource samples taken within the phase; `compare` judges `cpu_mean_pct` and `pss_peak_mb` only from trials with enough of them";
 }
 
 /// `goodput`, `(responses − errors_http) / duration_s`, computed as the share of `rps` that

@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 
 use benchrig::metrics;
 
-use crate::support::{assert_contains, benchrig, repo_root, Experiment, Output, Row};
+use crate::support::{assert_contains, assert_lacks, benchrig, repo_root, Experiment, Output, Row};
 
 /// Exit code of a regression beyond the tolerance (README, "Exit codes").
 const REGRESSION: i32 = 5;
 /// Exit code of `--strict-env` refusing another machine.
 const ENVIRONMENT_DIFFERS: i32 = 6;
+/// Exit code of a comparison without a variant × phase in common.
+const NOTHING_COMPARED: i32 = 7;
 
 /// `compare`'s terminal table, read from its stdout.
 impl Output {
@@ -274,7 +276,7 @@ fn a_variant_or_phase_on_one_side_only_is_reported_not_a_crash() {
     out.stdout_contains("only in new: added / closed\n");
     out.stdout_contains("slow failed in the new run (during ready: exited with status 3).");
 
-    // Nothing in common at all: said, and still not a crash.
+    // Nothing in common at all: an error with its own exit code, naming what each side has.
     let other = ws.report("other");
     edit_summary(&other, |row| {
         let renamed = format!("x-{}", row["variant"]);
@@ -282,8 +284,11 @@ fn a_variant_or_phase_on_one_side_only_is_reported_not_a_crash() {
         true
     });
     let out = ws.compare(&["old", "other"]);
-    out.expect_code(0);
+    out.expect_code(NOTHING_COMPARED);
     assert!(out.stdout.starts_with("nothing compared"), "{}", out.stdout);
+    out.stderr_contains(
+        "error: nothing compared: no variant × phase has results in both old (variants fast, slow; phases closed, open) and other (variants x-fast, x-slow; phases closed, open); compare two runs of the same experiment",
+    );
 }
 
 #[test]
@@ -473,9 +478,12 @@ fn run_check_compares_with_the_committed_report_and_never_touches_it() {
     let out = check(&dir, &[]);
     out.expect_code(REGRESSION);
     out.stderr_contains("WARNING: this machine differs from the one that made reports/checked/");
+    // Not a git checkout: the folder itself, never called committed.
+    out.stderr_contains("reports/checked/ is not committed (not a git checkout): comparing with the folder in the working tree");
     out.stdout_contains(
-        "comparison: reports/checked/ (committed) -> target/benchrig-check/checked/ (this run); tolerance 10 % (the default)",
+        "comparison: reports/checked/ (working tree, not committed) -> target/benchrig-check/checked/ (this run); tolerance 10 % (the default)",
     );
+    out.stdout_lacks("(committed");
     out.stdout_contains("WARNING: The runs come from different environments");
     assert_contains(&out.row("hello", "quick", "rps"), "slower (regression)");
     let fresh = dir.join("target/benchrig-check/checked");
@@ -512,6 +520,66 @@ fn run_check_compares_with_the_committed_report_and_never_touches_it() {
         .collect();
     assert_eq!(reports, ["checked"], "nothing else appeared in reports/");
     first.assert_no_process_left(1);
+}
+
+/// `git ARGS…` in `dir`, which must succeed.
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=benchrig tests",
+            "-c",
+            "user.email=tests@benchrig.invalid",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?} failed");
+}
+
+#[test]
+fn run_check_compares_with_the_report_committed_at_head_not_the_working_tree() {
+    let first = Experiment::new("checked")
+        .hello("hello", 1)
+        .phase("{ name: quick, vus: 2, iterations: 300 }")
+        .request("{ path: /hello }")
+        .run();
+    first.expect_code(0);
+    let dir = first.experiment.dir().to_owned();
+    let committed = first.report_dir();
+    // HEAD's report: ten times faster than this machine can be.
+    edit_summary(&committed, |row| {
+        let rps: f64 = row["rps"].parse().unwrap();
+        row.insert("rps".into(), format!("{:.2}", rps * 10.0));
+        true
+    });
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "checked.yaml", "reports/checked"]);
+    git(&dir, &["commit", "-q", "-m", "the committed report"]);
+    // The working tree's copy, overwritten as `make experiment` would: a hundred times slower,
+    // so that a comparison with it would find no regression. And a file HEAD does not have.
+    edit_summary(&committed, |row| {
+        let rps: f64 = row["rps"].parse().unwrap();
+        row.insert("rps".into(), format!("{:.2}", rps / 1000.0));
+        true
+    });
+    std::fs::write(committed.join("notes.txt"), "local").unwrap();
+    let before = hashes(&committed);
+
+    let out = check(&dir, &[]);
+    out.expect_code(REGRESSION);
+    out.stdout_contains("comparison: reports/checked/ (committed at HEAD ")
+        .stdout_contains(
+            "note: the working tree's reports/checked/ differs from HEAD (modified: summary.csv; untracked: notes.txt); compared with HEAD's",
+        )
+        .stderr_lacks("not committed");
+    assert_contains(&out.row("hello", "quick", "rps"), "slower (regression)");
+    assert_eq!(
+        hashes(&committed),
+        before,
+        "the working tree's report changed"
+    );
 }
 
 #[test]
@@ -566,5 +634,119 @@ fn the_ci_workflow_is_valid_yaml_and_does_its_work_through_make() {
     assert!(
         makefile.contains("\nci-experiments:"),
         "Makefile has no ci-experiments target"
+    );
+}
+
+/// The A/A tests load the machine; one at a time, so neither is the other's noise.
+static A_A: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `manifest` (named `name`.yaml) twice and compares the two runs: on one machine at one
+/// commit, nothing may be a regression. Servers are pinned to CPU 0 and the load to CPU 1, as
+/// in the quickstart, and every phase whose CPU and memory are judged lasts long enough to
+/// sample. The two runs go side by side: the machine that runs the tests is shared, and load
+/// that comes and goes between two runs made one after the other (a server given 30 % of its
+/// core in one run and 40 % in the next was seen) is a real difference between them, which no
+/// noise rule can tell from a regression. Side by side, both see it; what keeps the comparison
+/// quiet is then the noise handling (the trials' spread, each metric's measured run-to-run
+/// noise, too few samples as not measured). Each run has its own folder and its own copy of
+/// the server (`bin/hello-rs` in the manifest), so that the two runs' servers share no pages:
+/// PSS splits shared pages between the processes that map them.
+#[track_caller]
+fn a_a(name: &str, manifest: &str) -> Output {
+    let _one_at_a_time = A_A.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let file = format!("{name}.yaml");
+    for side in ["first", "second"] {
+        let bin = dir.path().join(side).join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy(crate::support::hello_rs(), bin.join("hello-rs")).unwrap();
+        std::fs::write(dir.path().join(side).join(&file), manifest).unwrap();
+    }
+    let runs: Vec<Output> = std::thread::scope(|scope| {
+        let started: Vec<_> = ["first", "second"]
+            .map(|side| {
+                let side = dir.path().join(side);
+                let file = &file;
+                scope.spawn(move || benchrig(&["run", file]).in_dir(&side).run())
+            })
+            .into_iter()
+            .collect();
+        started.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    for run in &runs {
+        run.expect_code(0);
+        run.assert_no_process_left(0);
+    }
+    let report = |side: &str| format!("{side}/reports/{name}");
+    let out = benchrig(&["compare", &report("first"), &report("second")])
+        .in_dir(dir.path())
+        .run();
+    out.expect_code(0);
+    out.stdout_lacks("(regression)");
+    // Same manifest, same machine.
+    out.stdout_lacks("manifests differ").stdout_lacks("WARNING");
+    let first = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("no change beyond") || first.starts_with("no regression"),
+        "{}",
+        out.stdout
+    );
+    // Every row was judged from three trials a side; CPU and memory only from the trials with
+    // enough samples, or not measured.
+    for line in table_lines(&out.stdout) {
+        let resource = line.contains("cpu_mean_pct") || line.contains("pss_peak_mb");
+        assert!(line.contains("(3 vs 3") || resource, "{line}");
+    }
+    out
+}
+
+#[test]
+fn two_runs_of_two_identical_variants_with_three_trials_compare_as_no_change() {
+    let variant = |name: &str| {
+        format!("{{ name: {name}, command: [bin/hello-rs, --port, \"{{{{ port }}}}\", --threads, \"1\"], ready: {{ http: /health }}, cpus: [0] }}")
+    };
+    let manifest = Experiment::new("twins")
+        .line("repeat: 3")
+        .line("load: { cpus: [1] }")
+        .variant(&variant("a"))
+        .variant(&variant("b"))
+        .warmup("{ vus: 10, duration: 500ms }")
+        .phase("{ name: closed-20, vus: 20, duration: 1500ms }")
+        .request("{ path: /hello }")
+        .yaml();
+    let out = a_a("twins", &manifest);
+    // 1.5 s at 250 ms: enough samples, so CPU and memory were judged.
+    assert_lacks(&out.row("a", "closed-20", "cpu_mean_pct"), "not measured");
+}
+
+#[test]
+fn two_runs_of_a_shortened_quickstart_compare_as_no_change() {
+    // The quickstart as committed, with shorter phases: same variants, pinning, requests and
+    // repeats.
+    let text = std::fs::read_to_string(repo_root().join("experiments/quickstart.yaml")).unwrap();
+    let mut manifest: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let map = manifest.as_mapping_mut().unwrap();
+    map.remove("setup");
+    map.insert(
+        "warmup".into(),
+        serde_yaml::from_str("{ vus: 10, duration: 500ms }").unwrap(),
+    );
+    map.insert(
+        "phases".into(),
+        serde_yaml::from_str(
+            "[{ name: closed-50, vus: 50, duration: 1500ms }, { name: hey-style, vus: 10, duration: 1s }]",
+        )
+        .unwrap(),
+    );
+    let text = serde_yaml::to_string(&manifest)
+        .unwrap()
+        .replace("target/release/hello-rs", "bin/hello-rs");
+    assert!(text.contains("bin/hello-rs"), "{text}");
+    let out = a_a("quickstart", &text);
+    // A second at 250 ms gives 4 or 5 samples: CPU and memory of hey-style are judged only
+    // from the trials that got 5.
+    assert_lacks(
+        &out.row("current-thread", "closed-50", "pss_peak_mb"),
+        "not measured",
     );
 }

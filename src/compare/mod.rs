@@ -4,8 +4,12 @@
 //! For every variant × phase present in both runs, and every compared metric present on both
 //! sides, each side's value is the median of its trials. The verdict comes from the trials when
 //! both sides have at least two (order-statistic confidence intervals of the median, see
-//! [`stats::estimate`]), and from the tolerance alone otherwise. A regression is a change in the
-//! bad direction that is both real (by that verdict) and larger than the tolerance.
+//! [`stats::estimate`]), and from the threshold alone otherwise. The threshold of a metric is
+//! the larger of the tolerance and the metric's measured run-to-run noise
+//! ([`metrics::Judged::noise`]). A regression is a change in the bad direction that is both
+//! real (by that verdict) and beyond the threshold. A resource metric (CPU, memory) counts only
+//! from trials with [`MIN_RESOURCE_SAMPLES`] samples in the phase; without such trials on both
+//! sides it is "not measured".
 
 mod render;
 
@@ -14,8 +18,8 @@ use serde::Serialize;
 pub use render::{render_markdown, render_terminal, verdict_line};
 
 use crate::environment::Environment;
-use crate::manifest::latency_floor_text;
-use crate::metrics::{self, Better, Judged, MetricSpec};
+use crate::manifest::{latency_floor_text, DEFAULT_SAMPLE_EVERY};
+use crate::metrics::{self, Better, Judged, MetricSpec, Scope};
 use crate::output::{MetricsRow, SavedRun};
 use crate::results::{stats, Metrics};
 use crate::text::short_number;
@@ -26,6 +30,15 @@ pub const DEFAULT_TOLERANCE: f64 = 0.10;
 /// error_rate is compared by absolute difference, not relative change: 0.01 = 1 percentage
 /// point. (0 → 0.2 % is an infinite relative change, but not a regression.)
 pub const ERROR_RATE_THRESHOLD: f64 = 0.01;
+
+/// A resource metric (`cpu_mean_pct`, `pss_peak_mb`) of a trial counts only when at least this
+/// many samples fell within its phase: 1.25 s at the default `sample_every` of 250 ms. Each CPU
+/// sample counts 10 ms ticks over its interval (±4 % of a core at 250 ms), and a phase's first
+/// sample also covers time before the phase began. With 5, that sample is at most a fifth of
+/// the mean and the tick error averages to about ±2 %, below the measured noise of
+/// `cpu_mean_pct`; with 1 or 2, a short phase moved CPU and memory by 20-40 % between two runs
+/// of the same code.
+pub const MIN_RESOURCE_SAMPLES: u64 = 5;
 
 /// Trials spreading more than this in requests/s (coefficient of variation) get a note, as in
 /// the report.
@@ -51,9 +64,11 @@ impl Default for CompareOptions {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Same,
+    /// A resource metric with too few samples on either side: no verdict, never a regression.
+    NotMeasured,
     /// rps up, latency down.
     Faster,
     /// rps down, latency up.
@@ -68,6 +83,7 @@ impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Same => "same",
+            Verdict::NotMeasured => "not measured",
             Verdict::Faster => "faster",
             Verdict::Slower => "slower",
             Verdict::Better => "better",
@@ -108,10 +124,11 @@ pub struct MetricChange {
     pub old_trials: usize,
     pub new_trials: usize,
     pub verdict: Verdict,
-    /// Slower or Worse, and the change is beyond the tolerance (error_rate: beyond 1 point).
+    /// Slower or Worse, and the change is beyond the metric's threshold: the tolerance or its
+    /// measured run-to-run noise, whichever is larger (error_rate: in percentage points).
     pub regression: bool,
     /// How the verdict was reached: "trials do not overlap (3 vs 3)", "single trial (1 vs 1),
-    /// within 10 % tolerance", …
+    /// within the measured run-to-run noise of 15 %", …
     pub basis: String,
 }
 
@@ -160,7 +177,7 @@ impl Comparison {
         self.rows.iter().any(|r| r.regression)
     }
 
-    /// Rows that are Faster or Better beyond the tolerance.
+    /// Rows that are Faster or Better beyond the threshold.
     pub fn improvements(&self) -> Vec<&MetricChange> {
         self.rows
             .iter()
@@ -205,37 +222,90 @@ fn is_fraction(metric: &str) -> bool {
     metrics::spec(metric).is_some_and(MetricSpec::is_fraction)
 }
 
-/// Whether old → new moves more than the threshold: for error_rate an absolute difference above
-/// [`ERROR_RATE_THRESHOLD`], for the others a relative change above the tolerance (any change
-/// from 0 counts as beyond), and for latencies also more than the latency floor.
+/// How far `metric` may move before it counts: the larger of the tolerance and the metric's
+/// measured run-to-run noise (relative), or for error_rate the larger of
+/// [`ERROR_RATE_THRESHOLD`] and its noise (absolute). The noise is what two single trials of
+/// one server differ by on a quiet machine; trials within one run do not show that drift, so it
+/// applies with repeats too.
+fn threshold(metric: &str, options: &CompareOptions) -> f64 {
+    let noise = metrics::spec(metric)
+        .and_then(|spec| spec.judged.noise())
+        .unwrap_or(0.0);
+    let allowed = if is_fraction(metric) {
+        ERROR_RATE_THRESHOLD
+    } else {
+        options.tolerance
+    };
+    allowed.max(noise)
+}
+
+/// Whether the measured noise, not the tolerance, sets `metric`'s threshold.
+fn noise_decides(metric: &str, options: &CompareOptions) -> bool {
+    let allowed = if is_fraction(metric) {
+        ERROR_RATE_THRESHOLD
+    } else {
+        options.tolerance
+    };
+    threshold(metric, options) > allowed
+}
+
+/// Whether old → new moves more than the threshold ([`threshold`]): for error_rate an absolute
+/// difference, for the others a relative change (any change from 0 counts as beyond), and for
+/// latencies also more than the latency floor.
 fn beyond(metric: &str, old: f64, new: f64, options: &CompareOptions) -> bool {
+    let threshold = threshold(metric, options);
     if is_fraction(metric) {
-        (new - old).abs() > ERROR_RATE_THRESHOLD
+        (new - old).abs() > threshold
     } else if is_latency(metric) && (new - old).abs() <= options.latency_floor_ms {
         false
     } else if old == 0.0 {
         new != 0.0
     } else {
-        (new - old).abs() / old.abs() > options.tolerance
+        (new - old).abs() / old.abs() > threshold
     }
 }
 
-/// "10 % tolerance", "10 % tolerance and 1 ms" for latencies with a floor, or "1 percentage
-/// point" for error_rate.
+/// The threshold of `metric` in words: "10 % tolerance", "the measured run-to-run noise of
+/// 15 %", either with " and 1 ms" for latencies with a floor, or "1 percentage point" for
+/// error_rate. An empty `metric` gives the tolerance.
 fn threshold_text(metric: &str, options: &CompareOptions) -> String {
-    if is_fraction(metric) {
+    let size = threshold(metric, options) * 100.0;
+    let text = if is_fraction(metric) {
+        let points = format!(
+            "{} percentage point{}",
+            short_number(size),
+            if size == 1.0 { "" } else { "s" }
+        );
+        if noise_decides(metric, options) {
+            format!("the measured run-to-run noise of {points}")
+        } else {
+            points
+        }
+    } else if metrics::spec(metric).is_some() && noise_decides(metric, options) {
+        format!("the measured run-to-run noise of {} %", short_number(size))
+    } else {
+        format!("{} % tolerance", short_number(options.tolerance * 100.0))
+    };
+    if is_latency(metric) && options.latency_floor_ms > 0.0 {
         format!(
-            "{} percentage point",
-            short_number(ERROR_RATE_THRESHOLD * 100.0)
-        )
-    } else if is_latency(metric) && options.latency_floor_ms > 0.0 {
-        format!(
-            "{} % tolerance and {}",
-            short_number(options.tolerance * 100.0),
+            "{text} and {}",
             latency_floor_text(options.latency_floor_ms)
         )
     } else {
-        format!("{} % tolerance", short_number(options.tolerance * 100.0))
+        text
+    }
+}
+
+/// Samples a trial's resource metrics rest on: its `resource_samples`, or for a report written
+/// before that column existed, what its phase's length allowed at the default sampling interval
+/// (the fewest it can have had). The flag says it is an estimate.
+fn resource_samples(m: &Metrics) -> (u64, bool) {
+    match m.resource_samples {
+        Some(n) => (n, false),
+        None => (
+            (m.duration_s / DEFAULT_SAMPLE_EVERY.as_secs_f64()).floor() as u64,
+            true,
+        ),
     }
 }
 
@@ -281,6 +351,35 @@ fn groups(run: &SavedRun) -> Vec<(&str, &str, Vec<&Metrics>)> {
     out
 }
 
+/// What a run has results for, in words: "variants a, b; phases x, y", or "no results".
+pub fn results_text(run: &SavedRun) -> String {
+    let groups = groups(run);
+    if groups.is_empty() {
+        return "no results".to_owned();
+    }
+    let mut variants: Vec<&str> = Vec::new();
+    let mut phases: Vec<&str> = Vec::new();
+    for (variant, phase, _) in &groups {
+        if !variants.contains(variant) {
+            variants.push(variant);
+        }
+        if !phases.contains(phase) {
+            phases.push(phase);
+        }
+    }
+    format!(
+        "{} {}; {} {}",
+        if variants.len() == 1 {
+            "variant"
+        } else {
+            "variants"
+        },
+        variants.join(", "),
+        if phases.len() == 1 { "phase" } else { "phases" },
+        phases.join(", ")
+    )
+}
+
 /// Compares `new` against `old`. Never fails: what cannot be compared is listed.
 pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comparison {
     let tolerance = options.tolerance;
@@ -318,6 +417,7 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
     let mut within_noise = Vec::new();
     let mut noisy = Vec::new();
     let mut single_trial = 0usize;
+    let mut not_measured = Vec::new();
     for (variant, phase, old_trials) in &old_groups {
         let Some(index) = find(&new_groups, variant, phase) else {
             only_old.push(format!("{variant} / {phase}"));
@@ -338,15 +438,49 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
             }
         }
         let mut pair_single = false;
+        let mut unmeasured: Vec<(&str, String)> = Vec::new();
         for spec in metrics::judged() {
-            let values = |trials: &[&Metrics]| -> Vec<f64> {
+            let resource = spec.scope == Scope::Resources;
+            // The trials' values; with `sampled`, only from trials with enough resource samples.
+            let values = |trials: &[&Metrics], sampled: bool| -> Vec<f64> {
                 trials
                     .iter()
+                    .filter(|m| !sampled || resource_samples(m).0 >= MIN_RESOURCE_SAMPLES)
                     .filter_map(|m| m.value(spec.name))
                     .filter(|v| v.is_finite())
                     .collect()
             };
-            let (a, b) = (values(old_trials), values(new_trials));
+            let (all_old, all_new) = (values(old_trials, false), values(new_trials, false));
+            let (a, b) = (values(old_trials, resource), values(new_trials, resource));
+            if a.is_empty() || b.is_empty() {
+                let (Some(old_value), Some(new_value)) =
+                    (stats::median(&all_old), stats::median(&all_new))
+                else {
+                    continue;
+                };
+                let samples = format!(
+                    "{} vs {}",
+                    most_samples(old_trials, spec.name),
+                    most_samples(new_trials, spec.name)
+                );
+                rows.push(MetricChange {
+                    variant: (*variant).to_owned(),
+                    phase: (*phase).to_owned(),
+                    metric: spec.name,
+                    old: old_value,
+                    new: new_value,
+                    change_pct: change_pct(old_value, new_value),
+                    old_trials: all_old.len(),
+                    new_trials: all_new.len(),
+                    verdict: Verdict::NotMeasured,
+                    regression: false,
+                    basis: format!(
+                        "too few resource samples per trial ({samples}; {MIN_RESOURCE_SAMPLES} needed)"
+                    ),
+                });
+                unmeasured.push((spec.name, samples));
+                continue;
+            }
             let (Some(old_value), Some(new_value)) = (stats::median(&a), stats::median(&b)) else {
                 continue;
             };
@@ -418,6 +552,13 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
             });
         }
         single_trial += usize::from(pair_single);
+        if let Some((_, samples)) = unmeasured.first() {
+            let names: Vec<&str> = unmeasured.iter().map(|(name, _)| *name).collect();
+            not_measured.push(format!(
+                "{variant} / {phase}: {} not measured: the most resource samples a trial had in this phase were {samples} (old vs new), and CPU and memory need {MIN_RESOURCE_SAMPLES}. Lengthen the phase, or sample more often (`sample_every`).",
+                names.join(" and "),
+            ));
+        }
     }
     let only_new = new_groups
         .iter()
@@ -427,9 +568,10 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
 
     notes.extend(within_noise);
     notes.extend(noisy);
+    notes.extend(not_measured);
     if single_trial > 0 {
         notes.push(format!(
-            "{single_trial} variant × phase {} a single trial on at least one side: the {} tolerance alone decides there. `repeat: 3` or more lets the trials tell noise from change.",
+            "{single_trial} variant × phase {} a single trial on at least one side: no uncertainty is known there, so a change counts only beyond the run-to-run noise measured for its metric, or the {} tolerance if that is larger. `repeat: 3` or more lets the trials tell noise from change.",
             if single_trial == 1 { "has" } else { "have" },
             short_number(tolerance * 100.0) + " %"
         ));
@@ -444,6 +586,19 @@ pub fn compare(old: &SavedRun, new: &SavedRun, options: &CompareOptions) -> Comp
         tolerance,
         latency_floor_ms: options.latency_floor_ms,
     }
+}
+
+/// The most resource samples any trial with a value of `metric` had: "1", or "~1" when
+/// estimated from the phase's length.
+fn most_samples(trials: &[&Metrics], metric: &str) -> String {
+    let counted: Vec<(u64, bool)> = trials
+        .iter()
+        .filter(|m| m.value(metric).is_some())
+        .map(|m| resource_samples(m))
+        .collect();
+    let most = counted.iter().map(|(n, _)| *n).max().unwrap_or(0);
+    let estimated = counted.iter().any(|(_, estimated)| *estimated);
+    format!("{}{most}", if estimated { "~" } else { "" })
 }
 
 fn short_hash(hash: &str) -> &str {
@@ -739,10 +894,13 @@ mod tests {
         assert!(!r.regression);
         assert_eq!(
             r.basis,
-            "trials do not overlap (3 vs 3); within 10 % tolerance"
+            "trials do not overlap (3 vs 3); within the measured run-to-run noise of 15 %"
         );
         assert!(!c.is_regression());
-        assert_eq!(verdict_line(&c), "no change beyond the 10 % tolerance");
+        assert_eq!(
+            verdict_line(&c),
+            "no change beyond the 10 % tolerance and the measured noise"
+        );
     }
 
     #[test]
@@ -763,7 +921,7 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Same);
         assert_eq!(
             r.basis,
-            "single trial (1 vs 1), within 10 % tolerance and 1 ms"
+            "single trial (1 vs 1), within the measured run-to-run noise of 45 % and 1 ms"
         );
         assert!(!c.is_regression());
         let c = compare(&old().build(), &new().build(), &floor(0.0));
@@ -786,14 +944,20 @@ mod tests {
     }
 
     #[test]
-    fn single_trials_are_judged_by_the_tolerance() {
+    fn single_trials_are_judged_by_the_measured_noise_or_the_tolerance_if_larger() {
+        // rps: measured noise 15 %, above the default tolerance of 10 %. -12 % is within it.
+        assert_eq!(metrics::spec("rps").unwrap().judged.noise(), Some(0.15));
         let c = compared(
             run().rps("a", "main", &[1000.0]),
-            run().rps("a", "main", &[950.0]),
+            run().rps("a", "main", &[880.0]),
         );
         let r = row(&c, "a", "main", "rps");
         assert_eq!(r.verdict, Verdict::Same);
-        assert_eq!(r.basis, "single trial (1 vs 1), within 10 % tolerance");
+        assert!(!r.regression);
+        assert_eq!(
+            r.basis,
+            "single trial (1 vs 1), within the measured run-to-run noise of 15 %"
+        );
         assert!(!c.is_regression());
         assert!(
             c.notes.iter().any(|n| n.contains("single trial")),
@@ -807,8 +971,37 @@ mod tests {
         );
         let r = row(&c, "a", "main", "rps");
         assert_eq!(r.verdict, Verdict::Slower);
-        assert_eq!(r.basis, "single trial (1 vs 1), beyond 10 % tolerance");
+        assert_eq!(
+            r.basis,
+            "single trial (1 vs 1), beyond the measured run-to-run noise of 15 %"
+        );
         assert!(r.regression && c.is_regression());
+
+        // A tolerance above the noise decides instead: -20 % is within 25 %.
+        let c = compare(
+            &run().rps("a", "main", &[1000.0]).build(),
+            &run().rps("a", "main", &[800.0]).build(),
+            &CompareOptions {
+                tolerance: 0.25,
+                ..CompareOptions::default()
+            },
+        );
+        let r = row(&c, "a", "main", "rps");
+        assert_eq!(r.verdict, Verdict::Same);
+        assert_eq!(r.basis, "single trial (1 vs 1), within 25 % tolerance");
+
+        // p99: noise 45 %. +40 % on a single trial is no evidence; +60 % is.
+        let p99 = |value: f64| move |m: &mut Metrics| m.p99_ms = Some(value);
+        let c = compared(
+            run().trial("a", "main", |_| {}),
+            run().trial("a", "main", p99(7.0)),
+        );
+        assert_eq!(row(&c, "a", "main", "p99_ms").verdict, Verdict::Same);
+        let c = compared(
+            run().trial("a", "main", |_| {}),
+            run().trial("a", "main", p99(8.0)),
+        );
+        assert!(row(&c, "a", "main", "p99_ms").regression);
 
         let c = compared(
             run().rps("a", "main", &[1000.0]),
@@ -829,7 +1022,10 @@ mod tests {
         );
         let r = row(&c, "a", "main", "rps");
         assert_eq!(r.verdict, Verdict::Slower);
-        assert_eq!(r.basis, "single trial (3 vs 1), beyond 10 % tolerance");
+        assert_eq!(
+            r.basis,
+            "single trial (3 vs 1), beyond the measured run-to-run noise of 15 %"
+        );
     }
 
     #[test]
@@ -837,14 +1033,14 @@ mod tests {
         let c = compared(
             run().trial("a", "main", |_| {}),
             run().trial("a", "main", |m| {
-                m.p99_ms = Some(7.0);
+                m.p99_ms = Some(8.0);
                 m.p50_ms = Some(1.0);
             }),
         );
         let p99 = row(&c, "a", "main", "p99_ms");
         assert_eq!(p99.verdict, Verdict::Slower);
         assert!(p99.regression);
-        assert!((p99.change_pct.unwrap() - 40.0).abs() < 1e-9);
+        assert!((p99.change_pct.unwrap() - 60.0).abs() < 1e-9);
         let p50 = row(&c, "a", "main", "p50_ms");
         assert_eq!(p50.verdict, Verdict::Faster);
         assert!(!p50.regression);
@@ -886,6 +1082,129 @@ mod tests {
         let pss = row(&c, "a", "main", "pss_peak_mb");
         assert_eq!(pss.verdict, Verdict::Worse);
         assert!(pss.regression);
+    }
+
+    #[test]
+    fn resource_metrics_from_too_few_samples_are_not_measured_never_a_regression() {
+        // The quickstart's hey-style phase: 0.2 s, one sample per trial; CPU +39 %, PSS +22 %.
+        let short = |cpu: f64, pss: f64, samples: u64| {
+            move |m: &mut Metrics| {
+                m.duration_s = 0.2;
+                m.cpu_mean_pct = Some(cpu);
+                m.pss_peak_mb = Some(pss);
+                m.resource_samples = Some(samples);
+            }
+        };
+        let c = compared(
+            run().trial("a", "hey", short(50.0, 4.1, 1)),
+            run().trial("a", "hey", short(69.4, 5.0, 1)),
+        );
+        for metric in ["cpu_mean_pct", "pss_peak_mb"] {
+            let r = row(&c, "a", "hey", metric);
+            assert_eq!(r.verdict, Verdict::NotMeasured);
+            assert!(!r.regression);
+            assert_eq!(
+                r.basis,
+                "too few resource samples per trial (1 vs 1; 5 needed)"
+            );
+        }
+        assert!(!c.is_regression());
+        assert_eq!(verdict_line(&c), "no change beyond noise");
+        assert!(render_terminal(&c).contains("+38.8 %  not measured  too few resource samples"));
+        let note = c
+            .notes
+            .iter()
+            .find(|n| n.contains("not measured"))
+            .expect("a note");
+        assert!(
+            note.starts_with("a / hey: cpu_mean_pct and pss_peak_mb not measured"),
+            "{note}"
+        );
+
+        // One side well sampled is not enough: both need it.
+        let c = compared(
+            run().trial("a", "hey", short(50.0, 4.1, MIN_RESOURCE_SAMPLES)),
+            run().trial("a", "hey", short(90.0, 9.0, 2)),
+        );
+        assert_eq!(
+            row(&c, "a", "hey", "cpu_mean_pct").verdict,
+            Verdict::NotMeasured
+        );
+        // With enough samples on both sides, the same change is judged.
+        let c = compared(
+            run().trial("a", "hey", short(50.0, 4.1, MIN_RESOURCE_SAMPLES)),
+            run().trial("a", "hey", short(90.0, 9.0, MIN_RESOURCE_SAMPLES)),
+        );
+        let r = row(&c, "a", "hey", "cpu_mean_pct");
+        assert_eq!(r.verdict, Verdict::Worse);
+        assert!(r.regression);
+
+        // Only the well-sampled trials count, and the values shown are theirs.
+        let c = compared(
+            run()
+                .trial("a", "hey", short(50.0, 4.0, 8))
+                .trial("a", "hey", short(52.0, 4.0, 8))
+                .trial("a", "hey", short(10.0, 4.0, 1)),
+            run()
+                .trial("a", "hey", short(51.0, 4.0, 8))
+                .trial("a", "hey", short(99.0, 4.0, 2)),
+        );
+        let r = row(&c, "a", "hey", "cpu_mean_pct");
+        assert_eq!((r.old, r.new), (51.0, 51.0));
+        assert_eq!((r.old_trials, r.new_trials), (2, 1));
+        assert_eq!(r.verdict, Verdict::Same);
+
+        // A report written before resource_samples existed: estimated from the phase's length
+        // at the default sampling interval (0.2 s: none).
+        let old_report = |cpu: f64| {
+            move |m: &mut Metrics| {
+                m.duration_s = 0.2;
+                m.cpu_mean_pct = Some(cpu);
+                m.resource_samples = None;
+            }
+        };
+        let c = compared(
+            run().trial("a", "hey", old_report(50.0)),
+            run().trial("a", "hey", short(90.0, 50.0, 1)),
+        );
+        let r = row(&c, "a", "hey", "cpu_mean_pct");
+        assert_eq!(r.verdict, Verdict::NotMeasured);
+        assert_eq!(
+            r.basis,
+            "too few resource samples per trial (~0 vs 1; 5 needed)"
+        );
+        // Request and latency metrics of that phase are judged as usual.
+        assert_eq!(row(&c, "a", "hey", "rps").verdict, Verdict::Same);
+    }
+
+    #[test]
+    fn repeated_trials_apart_but_within_the_measured_noise_are_no_regression() {
+        // -12 % in rps, trials clearly apart: a real but small change, within the 15 % that two
+        // runs of one server differ by.
+        let c = compared(
+            run().rps("a", "main", &[999.0, 1000.0, 1001.0]),
+            run().rps("a", "main", &[879.0, 880.0, 881.0]),
+        );
+        let r = row(&c, "a", "main", "rps");
+        assert_eq!(r.verdict, Verdict::Slower);
+        assert!(!r.regression);
+        assert_eq!(
+            r.basis,
+            "trials do not overlap (3 vs 3); within the measured run-to-run noise of 15 %"
+        );
+        assert!(!c.is_regression());
+        // Beyond it, a regression.
+        let c = compared(
+            run().rps("a", "main", &[999.0, 1000.0, 1001.0]),
+            run().rps("a", "main", &[799.0, 800.0, 801.0]),
+        );
+        assert!(row(&c, "a", "main", "rps").regression);
+        // The closing line names the noise of each judged metric.
+        let text = render_terminal(&c);
+        assert!(
+            text.contains("measured run-to-run noise where that is larger (rps 15 %, p50_ms 15 %, p99_ms 45 %, error_rate 1 pt"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -942,7 +1261,9 @@ mod tests {
             "no change beyond noise; only in old: a / open, gone / closed, gone / open; only in new: added / closed"
         );
 
-        let c = compared(run().rps("a", "x", &[1.0]), run().rps("b", "x", &[1.0]));
+        let (a, b) = (run().rps("a", "x", &[1.0]), run().rps("b", "x", &[1.0]));
+        assert_eq!(results_text(&a.build()), "variant a; phase x");
+        let c = compared(run().rps("a", "x", &[1.0]), b);
         assert!(c.rows.is_empty());
         assert!(verdict_line(&c).starts_with("nothing compared"));
         assert!(!c.is_regression());
@@ -992,7 +1313,7 @@ mod tests {
         let mut new_rows = std::mem::take(&mut new.rows);
         for r in &mut new_rows {
             if r.variant == "fast" {
-                r.metrics.p99_ms = Some(7.0);
+                r.metrics.p99_ms = Some(8.0);
             }
         }
         new.rows = new_rows;
@@ -1009,7 +1330,7 @@ mod tests {
         let first = text.lines().next().unwrap();
         assert_eq!(
             first,
-            "2 regressions: fast / closed rps -30.0 %, fast / closed p99_ms +40.0 %; only in old: slow / open; only in new: fast|odd / closed; environment differs: CPU model"
+            "2 regressions: fast / closed rps -30.0 %, fast / closed p99_ms +60.0 %; only in old: slow / open; only in new: fast|odd / closed; environment differs: CPU model"
         );
         assert!(text.contains("WARNING: The runs come from different environments"));
         assert!(

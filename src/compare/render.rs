@@ -1,9 +1,9 @@
 //! A [`Comparison`] as text: an aligned table for the terminal, and Markdown for a pull-request
 //! comment. Both start with the one-line verdict of [`verdict_line`].
 
-use super::{threshold_text, Comparison, MetricChange, Verdict};
+use super::{threshold_text, Comparison, MetricChange, Verdict, MIN_RESOURCE_SAMPLES};
 use crate::manifest::latency_floor_text;
-use crate::text::plural;
+use crate::text::{plural, short_number};
 
 /// How many names a list in the verdict line shows before "and N more".
 const LISTED: usize = 3;
@@ -76,8 +76,9 @@ fn changes(rows: &[&MetricChange]) -> String {
 /// - "N regression(s): variant / phase metric change, …" when any row is a regression;
 /// - else "no regression; N improvement(s): …" when any row is Faster or Better beyond the
 ///   tolerance;
-/// - else "no change beyond noise" when every row is Same, or "no change beyond the 10 %
-///   tolerance" when some rows changed consistently but by less than the tolerance;
+/// - else "no change beyond noise" when every row is Same (or not measured), or "no change
+///   beyond the 10 % tolerance and the measured noise" when some rows changed consistently but
+///   by less than their threshold;
 /// - "nothing compared: no variant / phase has results in both runs" when there are no rows;
 ///
 /// then "; only in old: …", "; only in new: …" and "; environment differs: CPU model, …" when
@@ -99,10 +100,17 @@ pub fn verdict_line(c: &Comparison) -> String {
             plural(improvements.len(), "improvement"),
             changes(&improvements)
         )
-    } else if c.rows.iter().all(|r| r.verdict == Verdict::Same) {
+    } else if c
+        .rows
+        .iter()
+        .all(|r| matches!(r.verdict, Verdict::Same | Verdict::NotMeasured))
+    {
         "no change beyond noise".to_owned()
     } else {
-        format!("no change beyond the {}", threshold_text("", &c.options()))
+        format!(
+            "no change beyond the {} and the measured noise",
+            threshold_text("", &c.options())
+        )
     };
     if !c.only_old.is_empty() {
         line += &format!("; only in old: {}", listed(c.only_old.clone()));
@@ -126,10 +134,18 @@ fn tolerance_line(c: &Comparison) -> String {
     } else {
         String::new()
     };
+    let noise: Vec<String> = crate::metrics::judged()
+        .filter_map(|spec| {
+            let noise = spec.judged.noise()? * 100.0;
+            let unit = if spec.is_fraction() { " pt" } else { " %" };
+            Some(format!("{} {}{unit}", spec.name, short_number(noise)))
+        })
+        .collect();
     format!(
-        "Compared with a {} (error_rate: {}{floor}). Values are medians across trials.",
+        "Compared with a {} (error_rate: {}{floor}), or a metric's measured run-to-run noise where that is larger ({}). Values are medians across trials. CPU and memory count only from trials with at least {MIN_RESOURCE_SAMPLES} resource samples in the phase.",
         threshold_text("", &c.options()),
-        threshold_text("error_rate", &c.options())
+        threshold_text("error_rate", &c.options()),
+        noise.join(", ")
     )
 }
 

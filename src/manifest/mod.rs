@@ -22,7 +22,7 @@ pub use placeholders::PlaceholderContext;
 pub use plan::{
     split_header_line, ClientSettings, HttpClient, LaunchSpec, LoadModel, PhasePlan, Plan,
     ProcessPlan, ReadyProbe, RequestPlan, RequestSpec, StopCondition, StopPlan, TrialSchedule,
-    VariantPlan, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
+    VariantPlan, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SAMPLE_EVERY,
 };
 pub use published::Published;
 pub use schedule::{Ramp, Stage};

@@ -135,6 +135,7 @@ impl Metrics {
             success_mean_ms: Some(success.mean() / 1000.0).filter(|_| !success.is_empty()),
             success_p50_ms: success_quantile(0.50),
             success_p99_ms: success_quantile(0.99),
+            resource_samples: None,
             statuses: tally.statuses.clone(),
         }
     }
@@ -148,6 +149,7 @@ impl Metrics {
             self.pss_peak_mb = Some(used.pss_peak_mb);
             self.processes = Some(used.processes);
             self.client_cpu_pct = Some(used.client_cpu_pct);
+            self.resource_samples = Some(used.samples);
             self.rps_per_core =
                 (used.cpu_mean_pct > 0.0).then(|| self.rps / (used.cpu_mean_pct / 100.0));
             self.pss_per_process_mb =

@@ -47,6 +47,8 @@ pub struct ResourceUse {
     pub processes: u64,
     /// Mean CPU of benchrig itself (load generator included).
     pub client_cpu_pct: f64,
+    /// How many samples the figures rest on.
+    pub samples: u64,
 }
 
 /// The samples taken within [start, start + length].
@@ -75,6 +77,7 @@ pub fn summarize(samples: &[ResourceSample]) -> Option<ResourceUse> {
             .max()
             .unwrap_or(0),
         client_cpu_pct: samples.iter().map(|s| s.client_cpu_pct).sum::<f64>() / n,
+        samples: samples.len() as u64,
     })
 }
 
@@ -131,6 +134,7 @@ mod tests {
         assert_eq!((use_.rss_peak_mb, use_.pss_peak_mb), (60.0, 30.0));
         assert_eq!(use_.processes, 4);
         assert_eq!(use_.client_cpu_pct, 60.0);
+        assert_eq!(use_.samples, 2);
         assert!(summarize(&[]).is_none());
     }
 

@@ -28,7 +28,8 @@ use processes::{
 };
 use requests::plan_requests;
 
-const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// How often resources are sampled when `sample_every` is not set.
+pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
 /// A validated experiment, ready to run.
 #[derive(Debug, Clone)]
