@@ -6,6 +6,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::run_record::RenderedFile;
+
+/// Where copies of the files benchrig rendered for the processes go.
+const RENDERED_DIR: &str = "rendered";
+
 /// Files whose presence marks a folder as a benchrig report that may be replaced.
 const REPORT_MARKERS: &[&str] = &["report.md", "summary.csv"];
 
@@ -87,6 +92,43 @@ impl ReportFolder {
     /// Writes a whole file into the staging folder.
     pub fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         fs::write(self.staging.join(name), bytes)
+    }
+
+    /// Keeps a copy of a file benchrig rendered for a process of `owner` (a variant or a
+    /// service) as `rendered/OWNER/NAME`, so a reader sees the configuration that ran.
+    pub fn keep_rendered(&self, owner: &str, file: &Path) -> io::Result<()> {
+        let dir = self.staging.join(RENDERED_DIR).join(owner);
+        fs::create_dir_all(&dir)?;
+        fs::copy(file, dir.join(file.file_name().unwrap_or_default()))?;
+        Ok(())
+    }
+
+    /// The files kept by [`Self::keep_rendered`], with their SHA-256, in path order.
+    pub fn rendered_files(&self) -> io::Result<Vec<RenderedFile>> {
+        let root = self.staging.join(RENDERED_DIR);
+        let mut files = Vec::new();
+        let owners = match fs::read_dir(&root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(files),
+            other => other?,
+        };
+        for owner in owners {
+            let owner = owner?;
+            for file in fs::read_dir(owner.path())? {
+                let file = file?;
+                let name = format!(
+                    "{RENDERED_DIR}/{}/{}",
+                    owner.file_name().to_string_lossy(),
+                    file.file_name().to_string_lossy()
+                );
+                files.push(RenderedFile {
+                    owner: owner.file_name().to_string_lossy().into_owned(),
+                    path: name,
+                    sha256: crate::manifest::sha256_hex(&fs::read(file.path())?),
+                });
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
     }
 
     /// Moves the complete staging folder into place, replacing the previous report.
