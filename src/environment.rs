@@ -36,8 +36,19 @@ pub struct ServerVersion {
     pub version: String,
 }
 
+/// Whether `path` is in a cargo target folder: `…/target/release/NAME` or `…/target/debug/NAME`.
+fn built_by_cargo(path: &Path) -> bool {
+    let folders: Vec<_> = path.parent().into_iter().flat_map(|p| p.iter()).collect();
+    folders.len() >= 2
+        && folders[folders.len() - 2] == "target"
+        && ["release", "debug"]
+            .iter()
+            .any(|b| folders[folders.len() - 1] == *b)
+}
+
 /// Asks each program that benchrig knows how to ask for its version, once per program:
-/// nginx by `-v`, a program under `target/` (built by this repository) by `--version`.
+/// nginx by `-v`, a program in a cargo target folder (built by this repository, like hello-rs) by
+/// `--version`.
 /// Others (Python servers, whose packages `pip freeze` lists) are left out.
 pub fn server_versions(programs: &[String], workdir: &Path) -> Vec<ServerVersion> {
     let mut programs: Vec<&String> = programs.iter().collect();
@@ -49,7 +60,7 @@ pub fn server_versions(programs: &[String], workdir: &Path) -> Vec<ServerVersion
             let path = Path::new(program);
             let args: &[&str] = if path.file_name()? == "nginx" {
                 &["-v"]
-            } else if path.starts_with("target") {
+            } else if built_by_cargo(path) {
                 &["--version"]
             } else {
                 return None;
