@@ -356,9 +356,7 @@ mod tests {
         let text = std::fs::read_to_string(path).unwrap();
         let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
         value["format"] = 1.into();
-        for key in ["rendered"] {
-            value.as_object_mut().unwrap().remove(key);
-        }
+        value.as_object_mut().unwrap().remove("rendered");
         for phase in value["phases"].as_array_mut().unwrap() {
             phase.as_object_mut().unwrap().remove("client");
         }
