@@ -189,6 +189,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rendered_files_are_kept_and_listed_with_their_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = ReportFolder::create(&dir.path().join("reports/x")).unwrap();
+        assert_eq!(folder.rendered_files().unwrap(), []);
+        let scratch = dir.path().join("scratch");
+        fs::create_dir_all(&scratch).unwrap();
+        fs::write(scratch.join("front.conf"), "abc").unwrap();
+        folder
+            .keep_rendered("nginx-b", &scratch.join("front.conf"))
+            .unwrap();
+        folder
+            .keep_rendered("nginx-a", &scratch.join("front.conf"))
+            .unwrap();
+        let files = folder.rendered_files().unwrap();
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["rendered/nginx-a/front.conf", "rendered/nginx-b/front.conf"]
+        );
+        assert_eq!(files[0].owner, "nginx-a");
+        // SHA-256 of "abc".
+        assert!(files[0].sha256.starts_with("ba7816bf8f01cfea"));
+        assert_eq!(
+            fs::read_to_string(folder.path().join(&files[1].path)).unwrap(),
+            "abc"
+        );
+    }
+
+    #[test]
     fn commit_replaces_the_previous_report_only_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let final_dir = dir.path().join("reports/x");
