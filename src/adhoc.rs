@@ -303,6 +303,7 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
             variants: &variants,
             assertions: &[],
             environment: &Environment::capture(workdir, &[]),
+            rendered: &[],
         };
         let summary = SummaryCsv.render(&data).map_err(|e| e.to_string())?;
         folder

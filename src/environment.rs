@@ -22,6 +22,65 @@ pub struct Environment {
     /// Python environments the variants run in.
     #[serde(default)]
     pub python: Vec<PythonEnvironment>,
+    /// Versions of the servers under test that benchrig can ask: nginx (`nginx -v`) and the
+    /// programs built in this repository (`--version`). Python packages are in `python`.
+    #[serde(default)]
+    pub servers: Vec<ServerVersion>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerVersion {
+    /// The program as the manifest names it.
+    pub program: String,
+    /// What the program says of its version: "nginx version: nginx/1.22.1".
+    pub version: String,
+}
+
+/// Whether `path` is in a cargo target folder: `…/target/release/NAME` or `…/target/debug/NAME`.
+fn built_by_cargo(path: &Path) -> bool {
+    let folders: Vec<_> = path.parent().into_iter().flat_map(|p| p.iter()).collect();
+    folders.len() >= 2
+        && folders[folders.len() - 2] == "target"
+        && ["release", "debug"]
+            .iter()
+            .any(|b| folders[folders.len() - 1] == *b)
+}
+
+/// Asks each program that benchrig knows how to ask for its version, once per program:
+/// nginx by `-v`, a program in a cargo target folder (built by this repository, like hello-rs) by
+/// `--version`.
+/// Others (Python servers, whose packages `pip freeze` lists) are left out.
+pub fn server_versions(programs: &[String], workdir: &Path) -> Vec<ServerVersion> {
+    let mut programs: Vec<&String> = programs.iter().collect();
+    programs.sort();
+    programs.dedup();
+    programs
+        .into_iter()
+        .filter_map(|program| {
+            let path = Path::new(program);
+            let args: &[&str] = if path.file_name()? == "nginx" {
+                &["-v"]
+            } else if built_by_cargo(path) {
+                &["--version"]
+            } else {
+                return None;
+            };
+            // nginx prints its version on stderr.
+            let version = duct::cmd(workdir.join(path), args)
+                .dir(workdir)
+                .stderr_to_stdout()
+                .stdin_null()
+                .unchecked()
+                .read()
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())?;
+            Some(ServerVersion {
+                program: program.clone(),
+                version,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -118,6 +177,7 @@ impl Environment {
             os,
             rustc: output_of("rustc", &["--version"], workdir),
             python,
+            servers: Vec::new(),
         }
     }
 }
@@ -139,6 +199,46 @@ mod tests {
             venv_of("/usr/bin/python3"),
             None,
             "no pyvenv.cfg: not a venv"
+        );
+    }
+
+    #[test]
+    fn asks_nginx_and_programs_built_here_for_their_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = |path: &Path, text: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, format!("#!/bin/sh\n{text}\n")).unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        script(
+            &dir.path().join("sbin/nginx"),
+            "[ \"$1\" = -v ] && echo 'nginx version: nginx/1.22.1' >&2",
+        );
+        script(
+            &dir.path().join("target/release/hello"),
+            "[ \"$1\" = --version ] && echo 'hello 0.1.0'",
+        );
+        script(&dir.path().join("bin/other"), "echo never asked");
+        let programs = [
+            "target/release/hello".to_owned(),
+            "sbin/nginx".to_owned(),
+            "bin/other".to_owned(),
+            "sbin/nginx".to_owned(),
+        ];
+        let versions = server_versions(&programs, dir.path());
+        assert_eq!(
+            versions,
+            [
+                ServerVersion {
+                    program: "sbin/nginx".into(),
+                    version: "nginx version: nginx/1.22.1".into(),
+                },
+                ServerVersion {
+                    program: "target/release/hello".into(),
+                    version: "hello 0.1.0".into(),
+                },
+            ]
         );
     }
 

@@ -459,6 +459,28 @@ fn nginx_in_front_of_uwsgi_and_gunicorn() {
         ))
         .run();
     check_contract(&run, "nginx", &["nginx-uwsgi", "nginx-gunicorn"], 5);
+    // run.json says which nginx ran and with which rendered configuration, kept beside it.
+    let record = run.run_json();
+    let servers = record["environment"]["servers"].as_array().unwrap();
+    assert!(
+        servers
+            .iter()
+            .any(|s| s["version"].as_str().unwrap().contains("nginx/")),
+        "{servers:?}"
+    );
+    for variant in ["nginx-uwsgi", "nginx-gunicorn"] {
+        let rendered = record["rendered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["owner"] == variant)
+            .unwrap_or_else(|| panic!("no rendered file of {variant}: {record}"));
+        let path = rendered["path"].as_str().unwrap();
+        assert_eq!(path, format!("rendered/{variant}/front.conf"));
+        let text = std::fs::read_to_string(run.report_dir().join(path)).unwrap();
+        assert!(text.contains("upstream"), "{text}");
+        assert_eq!(rendered["sha256"].as_str().unwrap().len(), 64);
+    }
     for variant in ["nginx-uwsgi", "nginx-gunicorn"] {
         let log = run.log(&format!("{variant}.front"));
         assert!(

@@ -65,6 +65,36 @@ fn two_variants_produce_consistent_csvs_and_report() {
         .report_contains("✅ pass")
         .report_contains("All variants ran");
     run.stdout_contains("report: reports/consistent/report.md");
+
+    // Outputs other tools read: the histogram log goes forward in time, the per-request file
+    // has no always-empty columns, every second says how much of it the phase lasted, and
+    // run.json records the client.
+    let hlog = std::fs::read_to_string(run.report_dir().join("histograms.hlog")).unwrap();
+    let starts: Vec<f64> = hlog
+        .lines()
+        .filter(|l| l.starts_with("Tag="))
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(starts.len() >= 8, "{hlog}");
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+    let by_request = run.by_request();
+    assert!(!by_request.is_empty());
+    assert!(!by_request[0].contains_key("cpu_mean_pct"));
+    assert!(by_request[0].contains_key("p99_ms"));
+    let timeline = std::fs::read_to_string(run.report_dir().join("timeseries.csv")).unwrap();
+    assert!(timeline.lines().next().unwrap().ends_with(",seconds"));
+    let record = run.run_json();
+    assert_eq!(record["format"], 2);
+    assert_eq!(record["phases"][0]["client"]["keep_alive"], true);
+    assert_eq!(record["phases"][0]["client"]["client"], "lean HTTP/1.1");
+    assert!(record["requests"][0]["timeout_s"].as_f64().unwrap() > 0.0);
+    let servers = record["environment"]["servers"].as_array().unwrap();
+    assert!(
+        servers
+            .iter()
+            .any(|s| s["version"].as_str().unwrap().starts_with("hello-rs ")),
+        "{servers:?}"
+    );
 }
 
 /// Bounds wide enough for a busy machine; `make bench-accuracy` measures the precise p50.

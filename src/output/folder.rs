@@ -6,6 +6,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::run_record::RenderedFile;
+
+/// Where copies of the files benchrig rendered for the processes go.
+const RENDERED_DIR: &str = "rendered";
+
 /// Files whose presence marks a folder as a benchrig report that may be replaced.
 const REPORT_MARKERS: &[&str] = &["report.md", "summary.csv"];
 
@@ -89,6 +94,43 @@ impl ReportFolder {
         fs::write(self.staging.join(name), bytes)
     }
 
+    /// Keeps a copy of a file benchrig rendered for a process of `owner` (a variant or a
+    /// service) as `rendered/OWNER/NAME`, so a reader sees the configuration that ran.
+    pub fn keep_rendered(&self, owner: &str, file: &Path) -> io::Result<()> {
+        let dir = self.staging.join(RENDERED_DIR).join(owner);
+        fs::create_dir_all(&dir)?;
+        fs::copy(file, dir.join(file.file_name().unwrap_or_default()))?;
+        Ok(())
+    }
+
+    /// The files kept by [`Self::keep_rendered`], with their SHA-256, in path order.
+    pub fn rendered_files(&self) -> io::Result<Vec<RenderedFile>> {
+        let root = self.staging.join(RENDERED_DIR);
+        let mut files = Vec::new();
+        let owners = match fs::read_dir(&root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(files),
+            other => other?,
+        };
+        for owner in owners {
+            let owner = owner?;
+            for file in fs::read_dir(owner.path())? {
+                let file = file?;
+                let name = format!(
+                    "{RENDERED_DIR}/{}/{}",
+                    owner.file_name().to_string_lossy(),
+                    file.file_name().to_string_lossy()
+                );
+                files.push(RenderedFile {
+                    owner: owner.file_name().to_string_lossy().into_owned(),
+                    path: name,
+                    sha256: crate::manifest::sha256_hex(&fs::read(file.path())?),
+                });
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
     /// Moves the complete staging folder into place, replacing the previous report.
     pub fn commit(self) -> io::Result<PathBuf> {
         if self.final_dir.exists() {
@@ -145,6 +187,35 @@ impl Drop for ScratchRoot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rendered_files_are_kept_and_listed_with_their_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = ReportFolder::create(&dir.path().join("reports/x")).unwrap();
+        assert_eq!(folder.rendered_files().unwrap(), []);
+        let scratch = dir.path().join("scratch");
+        fs::create_dir_all(&scratch).unwrap();
+        fs::write(scratch.join("front.conf"), "abc").unwrap();
+        folder
+            .keep_rendered("nginx-b", &scratch.join("front.conf"))
+            .unwrap();
+        folder
+            .keep_rendered("nginx-a", &scratch.join("front.conf"))
+            .unwrap();
+        let files = folder.rendered_files().unwrap();
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["rendered/nginx-a/front.conf", "rendered/nginx-b/front.conf"]
+        );
+        assert_eq!(files[0].owner, "nginx-a");
+        // SHA-256 of "abc".
+        assert!(files[0].sha256.starts_with("ba7816bf8f01cfea"));
+        assert_eq!(
+            fs::read_to_string(folder.path().join(&files[1].path)).unwrap(),
+            "abc"
+        );
+    }
 
     #[test]
     fn commit_replaces_the_previous_report_only_at_the_end() {

@@ -70,8 +70,10 @@ pub struct TaggedHistogram {
     pub histogram: Histogram<u64>,
 }
 
-/// Renders the log. Lines come in the order given; the format expects them ordered by start.
-/// The output depends only on the arguments: the same input gives the same bytes.
+/// Renders the log with its lines in start-time order, as the format expects (HdrHistogram's
+/// `HistogramLogProcessor` fails on a log that goes back in time); histograms that start at the
+/// same time keep the order given. The output depends only on the arguments: the same input
+/// gives the same bytes.
 pub fn write_hlog(
     run_start: SystemTime,
     histograms: &[TaggedHistogram],
@@ -98,7 +100,9 @@ pub fn write_hlog(
         .begin_log_with(&mut out, &mut serializer)
         .map_err(|e| e.to_string())?;
 
-    for h in histograms {
+    let mut in_start_order: Vec<&TaggedHistogram> = histograms.iter().collect();
+    in_start_order.sort_by_key(|h| h.start); // stable: ties keep the given order
+    for h in in_start_order {
         let tag_text = encode_tag(&h.tag);
         let tag = Tag::new(&tag_text).ok_or_else(|| format!("`{tag_text}` is not a valid tag"))?;
         writer
@@ -473,6 +477,38 @@ mod tests {
             assert_eq!(line.matches(',').count(), 4, "{line}");
         }
         assert!(text.contains("variant=Überserver%20λ%20服务器%20✓;"));
+    }
+
+    #[test]
+    fn lines_are_written_in_start_time_order_and_read_in_any_order() {
+        // Given grouped by variant (as a run's phases are), the later variant first.
+        let mut given = sample();
+        given.reverse();
+        let bytes = write_hlog(run_start(), &given).unwrap();
+        let (_, read) = read_hlog(&bytes).unwrap();
+        assert_eq!(read.len(), given.len());
+        assert!(read.windows(2).all(|pair| pair[0].start <= pair[1].start));
+        assert_eq!(read[0].tag, sample()[0].tag);
+
+        // Ties keep the order given.
+        let mut tied = sample();
+        for h in &mut tied {
+            h.start = Duration::from_secs(3);
+        }
+        let (_, read) = read_hlog(&write_hlog(run_start(), &tied).unwrap()).unwrap();
+        let tags: Vec<_> = read.iter().map(|h| h.tag.clone()).collect();
+        assert_eq!(tags, tied.iter().map(|h| h.tag.clone()).collect::<Vec<_>>());
+
+        // An older log whose lines go back in time still reads, in file order.
+        let mut backwards = String::from_utf8(write_hlog(run_start(), &sample()).unwrap()).unwrap();
+        let lines: Vec<&str> = backwards.lines().collect();
+        let (head, body) = lines.split_at(5);
+        let mut body = body.to_vec();
+        body.reverse();
+        backwards = head.iter().chain(&body).map(|l| format!("{l}\n")).collect();
+        let (_, read) = read_hlog(backwards.as_bytes()).unwrap();
+        assert!(read[0].start > read[1].start);
+        assert_eq!(read.len(), sample().len());
     }
 
     #[test]

@@ -14,10 +14,14 @@ pub use folder::{shown, ReportFolder, ScratchRoot};
 pub use histograms::HistogramsHlog;
 pub use raw_csv::{RawCsvWriter, RAW_HEADER};
 pub use run_record::{
-    looks_secret, RunJson, RunRecord, ServiceRecord, VariantRecord, MASKED, NOT_RECORDED,
+    looks_secret, ClientRecord, RenderedFile, RunJson, RunRecord, ServiceRecord, VariantRecord,
+    MASKED, NOT_RECORDED,
 };
 pub use saved::SavedRun;
-pub use summary_csv::{read_metrics, summary_header, MetricsRow, SummaryByRequestCsv, SummaryCsv};
+pub use summary_csv::{
+    read_metrics, summary_by_request_header, summary_header, MetricsRow, SummaryByRequestCsv,
+    SummaryCsv,
+};
 pub use timeseries_csv::{read_timeseries, TimeseriesCsv, TimeseriesRow, TIMESERIES_HEADER};
 
 use crate::environment::Environment;
@@ -33,6 +37,8 @@ pub struct RunData<'a> {
     pub variants: &'a [VariantResult],
     pub assertions: &'a [AssertionOutcome],
     pub environment: &'a Environment,
+    /// Files rendered for the processes, copied into the report folder.
+    pub rendered: &'a [RenderedFile],
 }
 
 /// A file format rendered from the run's data.

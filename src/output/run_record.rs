@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{Export, RunData};
 use crate::environment::Environment;
-use crate::manifest::TrialSchedule;
 use crate::manifest::{describe_load, describe_phase};
+use crate::manifest::{ClientSettings, HttpClient, TrialSchedule};
 use crate::results::AssertionOutcome;
 use crate::results::{VariantFailure, WarmupNote};
 
-/// Version of the run.json layout.
-pub const RUN_FORMAT: u32 = 1;
+/// Version of the run.json layout: bumped whenever the layout changes (docs/outputs.md).
+/// 2: phases' client settings, requests' timeouts, server versions, rendered files.
+pub const RUN_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -36,6 +37,21 @@ pub struct RunRecord {
     /// CPUs the load generator was pinned to.
     #[serde(default)]
     pub load_cpus: Option<Vec<usize>>,
+    /// Files benchrig rendered from templates for the processes (`render(...)`), kept in the
+    /// report folder.
+    #[serde(default)]
+    pub rendered: Vec<RenderedFile>,
+}
+
+/// A file rendered by `render(...)` for a variant's or a service's process, as its first
+/// trial used it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderedFile {
+    /// The variant or service.
+    pub owner: String,
+    /// The copy in the report folder, relative to it: `rendered/VARIANT/front.conf`.
+    pub path: String,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +119,37 @@ pub struct PhaseRecord {
     /// The load in a few words: "50 VUs for 10s".
     pub load: String,
     pub open: bool,
+    /// The load generator's client; absent in files of format 1.
+    #[serde(default)]
+    pub client: Option<ClientRecord>,
+}
+
+/// The settings of the load generator's client that change the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub keep_alive: bool,
+    /// "HTTP/1.1" or "h2c".
+    pub protocol: String,
+    /// "lean HTTP/1.1" (benchrig's own) or "reqwest".
+    pub client: String,
+    /// Threads of the load generator; `None`: one per core, or per CPU in `load_cpus`.
+    pub threads: Option<u32>,
+}
+
+impl ClientRecord {
+    fn of(settings: &ClientSettings) -> ClientRecord {
+        ClientRecord {
+            keep_alive: settings.keep_alive,
+            protocol: if settings.http2 { "h2c" } else { "HTTP/1.1" }.to_owned(),
+            // The lean client speaks plain HTTP/1.1 only; reqwest does the rest.
+            client: match (settings.client, settings.http2) {
+                (HttpClient::Auto, false) => "lean HTTP/1.1",
+                _ => "reqwest",
+            }
+            .to_owned(),
+            threads: settings.workers,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +159,9 @@ pub struct RequestRecord {
     pub path: String,
     pub weight: u32,
     pub body_bytes: usize,
+    /// Time allowed for a whole response, in seconds; absent in files of format 1.
+    #[serde(default)]
+    pub timeout_s: Option<f64>,
 }
 
 /// Recorded in place of a value the manifest did not list in `report.safe_env`.
@@ -226,6 +276,7 @@ impl RunRecord {
                     description: describe_phase(p),
                     load: describe_load(p),
                     open: p.load.is_open(),
+                    client: Some(ClientRecord::of(&p.client)),
                 })
                 .collect(),
             requests: plan
@@ -237,11 +288,13 @@ impl RunRecord {
                     path: r.path.clone(),
                     weight: r.weight,
                     body_bytes: r.body.len(),
+                    timeout_s: Some(r.timeout.as_secs_f64()),
                 })
                 .collect(),
             assertions: data.assertions.to_vec(),
             published: plan.published.clone(),
             load_cpus: plan.phases.first().and_then(|p| p.client.cpus.clone()),
+            rendered: data.rendered.to_vec(),
         }
     }
 }
@@ -263,6 +316,66 @@ impl Export for RunJson {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_recorded_is_the_one_that_sends() {
+        let lean = ClientSettings::default();
+        let record = ClientRecord::of(&lean);
+        assert_eq!(
+            (
+                record.keep_alive,
+                record.protocol.as_str(),
+                record.client.as_str()
+            ),
+            (true, "HTTP/1.1", "lean HTTP/1.1")
+        );
+        let h2c = ClientSettings {
+            http2: true,
+            keep_alive: false,
+            workers: Some(3),
+            ..ClientSettings::default()
+        };
+        let record = ClientRecord::of(&h2c);
+        assert_eq!(
+            (
+                record.keep_alive,
+                record.protocol.as_str(),
+                record.client.as_str()
+            ),
+            (false, "h2c", "reqwest")
+        );
+        assert_eq!(record.threads, Some(3));
+        let reqwest = ClientSettings {
+            client: HttpClient::Reqwest,
+            ..ClientSettings::default()
+        };
+        assert_eq!(ClientRecord::of(&reqwest).client, "reqwest");
+    }
+
+    /// The committed reports' run.json files are of format 1: they read, without the newer
+    /// fields.
+    #[test]
+    fn run_json_of_format_1_still_reads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/reports/quickstart/run.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["format"] = 1.into();
+        value.as_object_mut().unwrap().remove("rendered");
+        for phase in value["phases"].as_array_mut().unwrap() {
+            phase.as_object_mut().unwrap().remove("client");
+        }
+        for request in value["requests"].as_array_mut().unwrap() {
+            request.as_object_mut().unwrap().remove("timeout_s");
+        }
+        value["environment"]
+            .as_object_mut()
+            .unwrap()
+            .remove("servers");
+        let record: RunRecord = serde_json::from_value(value).unwrap();
+        assert_eq!(record.format, 1);
+        assert!(record.rendered.is_empty() && record.environment.servers.is_empty());
+        assert!(record.phases.iter().all(|p| p.client.is_none()));
+    }
 
     #[test]
     fn secrets_are_masked_and_unlisted_values_left_out() {

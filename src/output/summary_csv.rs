@@ -108,6 +108,33 @@ impl Export for SummaryCsv {
     }
 }
 
+/// Columns of summary.csv that summary_by_request.csv leaves out: measured for the whole phase
+/// only (the offered rate, the server's and the load generator's resources), so a request's
+/// row would always have them empty. Older files that have them still read.
+pub const WHOLE_PHASE_ONLY: [&str; 10] = [
+    "target_rps",
+    "cpu_mean_pct",
+    "cpu_peak_pct",
+    "rss_peak_mb",
+    "pss_peak_mb",
+    "processes",
+    "client_cpu_pct",
+    "rps_per_core",
+    "pss_per_process_mb",
+    "load_threads",
+];
+
+/// The header of summary_by_request.csv: summary.csv's with `request` third and without the
+/// whole-phase-only columns.
+pub fn summary_by_request_header() -> Vec<&'static str> {
+    let mut header: Vec<&str> = summary_header()
+        .into_iter()
+        .filter(|name| !WHOLE_PHASE_ONLY.contains(name))
+        .collect();
+    header.insert(2, "request");
+    header
+}
+
 pub struct SummaryByRequestCsv;
 
 impl Export for SummaryByRequestCsv {
@@ -117,14 +144,20 @@ impl Export for SummaryByRequestCsv {
 
     fn render(&self, data: &RunData) -> anyhow::Result<Vec<u8>> {
         let mut csv = csv::Writer::from_writer(Vec::new());
-        let mut header = summary_header();
-        header.insert(2, "request");
-        csv.write_record(&header)?;
+        csv.write_record(summary_by_request_header())?;
+        let kept: Vec<bool> = summary_header()
+            .iter()
+            .map(|name| !WHOLE_PHASE_ONLY.contains(name))
+            .collect();
         for variant in data.variants {
             for phase in &variant.phases {
                 for request in &phase.by_request {
-                    let mut fields =
-                        row(&variant.name, &phase.phase, phase.trial, &request.metrics);
+                    let all = row(&variant.name, &phase.phase, phase.trial, &request.metrics);
+                    let mut fields: Vec<String> = all
+                        .into_iter()
+                        .zip(&kept)
+                        .filter_map(|(field, &keep)| keep.then_some(field))
+                        .collect();
                     fields.insert(2, request.request.clone());
                     csv.write_record(fields)?;
                 }
@@ -223,6 +256,67 @@ mod tests {
             "{}",
             summary_header().join(",")
         );
+    }
+
+    #[test]
+    fn per_request_rows_leave_out_only_columns_a_request_never_has() {
+        let mut tally = Tally::new();
+        tally.record_response(1234, 200, 10);
+        // A request's metrics, as a run computes them: no offered rate, no resources.
+        let metrics = Metrics::from_tally(&tally, Duration::from_secs(1), None);
+        let by_name: BTreeMap<&str, String> = summary_header()
+            .into_iter()
+            .zip(row("v", "p", 1, &metrics))
+            .collect();
+        for name in WHOLE_PHASE_ONLY {
+            assert_eq!(by_name.get(name).map(String::as_str), Some(""), "{name}");
+        }
+        let header = summary_by_request_header();
+        assert_eq!(header[..3], ["variant", "phase", "request"]);
+        assert_eq!(
+            header.len(),
+            summary_header().len() + 1 - WHOLE_PHASE_ONLY.len()
+        );
+        assert!(header.contains(&"p99_ms") && !header.contains(&"cpu_mean_pct"));
+    }
+
+    #[test]
+    fn per_request_files_with_or_without_the_whole_phase_columns_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let older = dir.path().join("older.csv");
+        let mut header = summary_header();
+        header.insert(2, "request");
+        let mut fields = row(
+            "v",
+            "p",
+            1,
+            &Metrics::from_tally(&Tally::new(), Duration::from_secs(1), None),
+        );
+        fields.insert(2, "hello".into());
+        std::fs::write(
+            &older,
+            format!("{}\n{}\n", header.join(","), fields.join(",")),
+        )
+        .unwrap();
+        let newer = dir.path().join("newer.csv");
+        let kept: Vec<String> = header
+            .iter()
+            .zip(&fields)
+            .filter(|(name, _)| !WHOLE_PHASE_ONLY.contains(name))
+            .map(|(_, field)| field.clone())
+            .collect();
+        std::fs::write(
+            &newer,
+            format!(
+                "{}\n{}\n",
+                summary_by_request_header().join(","),
+                kept.join(",")
+            ),
+        )
+        .unwrap();
+        let (older, newer) = (read_metrics(&older).unwrap(), read_metrics(&newer).unwrap());
+        assert_eq!(older, newer);
+        assert_eq!(newer[0].request.as_deref(), Some("hello"));
     }
 
     #[test]

@@ -15,7 +15,14 @@ pub const TIMESERIES_HEADER: &[&str] = &[
     "rss_mb",
     "pss_mb",
     "client_cpu_pct",
+    "seconds",
 ];
+
+/// How much of a second the phase lasted: 1 for every whole second, less for the final
+/// partial one (so its `requests` is not a drop in the rate), 0 past the phase's end.
+pub fn second_length(phase_duration_s: f64, second: u64) -> f64 {
+    (phase_duration_s - second as f64).clamp(0.0, 1.0)
+}
 
 pub struct TimeseriesCsv;
 
@@ -45,6 +52,10 @@ impl Export for TimeseriesCsv {
                         tenth(second.rss_mb),
                         tenth(second.pss_mb),
                         tenth(second.client_cpu_pct),
+                        format!(
+                            "{:.3}",
+                            second_length(phase.metrics.duration_s, second.second)
+                        ),
                     ])?;
                 }
             }
@@ -62,7 +73,7 @@ pub struct TimeseriesRow {
     pub second: crate::results::SecondStats,
 }
 
-/// Reads timeseries.csv back.
+/// Reads timeseries.csv back; files written before the `seconds` column read the same.
 pub fn read_timeseries(path: &std::path::Path) -> Result<Vec<TimeseriesRow>, String> {
     let context = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let mut reader = csv::Reader::from_path(path).map_err(|e| context(&e))?;
@@ -94,4 +105,39 @@ pub fn read_timeseries(path: &std::path::Path) -> Result<Vec<TimeseriesRow>, Str
         });
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_final_partial_second_is_shorter() {
+        assert_eq!(second_length(10.4, 0), 1.0);
+        assert_eq!(second_length(10.4, 9), 1.0);
+        assert!((second_length(10.4, 10) - 0.4).abs() < 1e-9);
+        assert_eq!(second_length(10.0, 9), 1.0);
+        assert_eq!(second_length(10.0, 10), 0.0);
+    }
+
+    #[test]
+    fn files_with_and_without_the_seconds_column_read_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = dir.path().join("with.csv");
+        let without = dir.path().join("without.csv");
+        let row = "v,p,1,10,42,0,1.000,2.000,,,,";
+        let older_header = TIMESERIES_HEADER[..TIMESERIES_HEADER.len() - 1].join(",");
+        std::fs::write(&without, format!("{older_header}\n{row}\n")).unwrap();
+        std::fs::write(
+            &with,
+            format!("{}\n{row},0.400\n", TIMESERIES_HEADER.join(",")),
+        )
+        .unwrap();
+        let (with, without) = (
+            read_timeseries(&with).unwrap(),
+            read_timeseries(&without).unwrap(),
+        );
+        assert_eq!(with, without);
+        assert_eq!((with[0].second.second, with[0].second.requests), (10, 42));
+    }
 }

@@ -21,7 +21,7 @@ use nix::sys::signal::Signal;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::assertions;
-use crate::environment::Environment;
+use crate::environment::{server_versions, Environment};
 use crate::exit_code;
 use crate::manifest::{self, ManifestError, PlaceholderContext, Plan};
 use crate::output::{
@@ -235,12 +235,18 @@ async fn run_plan<L: Launcher>(
     );
     let mut environment = Environment::capture(workdir, &python_venvs(plan));
     environment.date = humantime::format_rfc3339_seconds(started.0).to_string();
+    environment.servers = server_versions(&programs(plan), workdir);
+    let rendered = folder.rendered_files().unwrap_or_else(|e| {
+        say(format!("warning: cannot list the rendered files: {e}"));
+        Vec::new()
+    });
     let data = RunData {
         started: started.0,
         plan,
         variants: &variants,
         assertions: &assertion_outcomes,
         environment: &environment,
+        rendered: &rendered,
     };
     // The data files first; the report is then rendered from them alone, exactly as
     // `benchrig report` would.
@@ -302,6 +308,20 @@ impl Interrupt {
 }
 
 /// The Python virtual environments the variants run from, relative to `plan.workdir`.
+/// The programs of every variant's and service's processes, relative to the workdir when
+/// inside it.
+fn programs(plan: &Plan) -> Vec<String> {
+    plan.variants
+        .iter()
+        .flat_map(|v| &v.processes)
+        .chain(&plan.services)
+        .filter_map(|p| {
+            let program = p.cwd.join(p.command.first()?);
+            Some(shown(&program, &plan.workdir).display().to_string())
+        })
+        .collect()
+}
+
 fn python_venvs(plan: &Plan) -> Vec<PathBuf> {
     plan.variants
         .iter()
@@ -425,7 +445,7 @@ async fn start_services<L: Launcher>(
                 experiment: plan.name.clone(),
                 name: service.name.clone(),
                 port,
-                scratch,
+                scratch: scratch.clone(),
                 services: ports,
                 processes: BTreeMap::new(),
                 workdir: plan.workdir.clone(),
@@ -435,7 +455,15 @@ async fn start_services<L: Launcher>(
         )
         .await;
         match started {
-            Ok(service) => running.push(service),
+            Ok(started) => {
+                trial::keep_rendered(
+                    folder,
+                    &service.name,
+                    std::slice::from_ref(&started),
+                    &scratch,
+                );
+                running.push(started)
+            }
             Err(failure) => {
                 return Err(RunError::Service {
                     name: service.name.clone(),

@@ -110,6 +110,9 @@ impl<L: Launcher> TrialRun<'_, L> {
                 }
             }
         }
+        if self.trial == 1 {
+            keep_rendered(self.folder, &variant.name, &running, &scratch);
+        }
         let target = &running[variant.target];
         result.argv = target.argv.clone();
         result.port = target.port;
@@ -245,4 +248,20 @@ fn describe_result(variant: &str, result: &PhaseResult) -> String {
         ));
     }
     line
+}
+
+/// Copies the files benchrig rendered into `scratch` for these processes (the arguments that
+/// name them) into the report folder; a file that cannot be copied is only missing there.
+pub(crate) fn keep_rendered<P>(
+    folder: &crate::output::ReportFolder,
+    owner: &str,
+    running: &[Running<P>],
+    scratch: &std::path::Path,
+) {
+    for arg in running.iter().flat_map(|p| &p.argv) {
+        let path = std::path::Path::new(arg);
+        if path.starts_with(scratch) && path.is_file() {
+            let _ = folder.keep_rendered(owner, path);
+        }
+    }
 }

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 #[derive(Parser, Debug)]
-#[command(about = "HTTP server under test for benchrig experiments")]
+#[command(version, about = "HTTP server under test for benchrig experiments")]
 struct Args {
     /// TCP port to listen on (127.0.0.1).
     #[arg(long)]
