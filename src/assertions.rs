@@ -82,7 +82,7 @@ pub fn evaluate(
                     .find(|n| metrics::is_metric(n) && !metrics.contains_key(n.as_str()));
                 if let Some(missing) = missing {
                     let scope = metrics::spec(missing).map(|m| m.scope);
-                    outcome.detail = if scope == Some(Scope::OpenModel) {
+                    outcome.detail = if scope.is_some_and(Scope::open_model_only) {
                         format!("`{missing}` exists only in open-model phases")
                     } else if scope == Some(Scope::Resources) {
                         format!(

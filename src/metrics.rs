@@ -51,12 +51,28 @@ impl Judged {
 /// When a metric has a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// Every phase.
+    /// Every phase, and each request name within it.
     Always,
-    /// Open-model phases only.
+    /// Open-model phases only, and each request name within them.
     OpenModel,
-    /// Only when the server's resources were sampled (in `benchrig run`).
+    /// Every phase as a whole, never per request name.
+    Phase,
+    /// Open-model phases as a whole, never per request name.
+    OpenModelPhase,
+    /// Only when the server's resources were sampled (in `benchrig run`), for a whole phase.
     Resources,
+}
+
+impl Scope {
+    /// The metric exists only in open-model phases.
+    pub fn open_model_only(self) -> bool {
+        matches!(self, Scope::OpenModel | Scope::OpenModelPhase)
+    }
+
+    /// The metric has a value per request name too (summary_by_request.csv).
+    pub fn per_request(self) -> bool {
+        matches!(self, Scope::Always | Scope::OpenModel)
+    }
 }
 
 /// How a metric is written to summary.csv.
@@ -351,7 +367,7 @@ metrics! {
         "open model: requests not sent because `max_in_flight` were outstanding";
     lagged: u64, "", Lower, No, Always, Whole,
         "open model: requests sent more than 2 ms after their intended time";
-    target_rps: Option<f64>, "req/s", Neither, No, OpenModel, Decimals(2),
+    target_rps: Option<f64>, "req/s", Neither, No, OpenModelPhase, Decimals(2),
         "the average rate the schedule asked for";
     lag_p99_ms: Option<f64>, "ms", Lower, No, OpenModel, Decimals(3),
         "how late requests were sent, 99th percentile";
@@ -377,7 +393,7 @@ metrics! {
         "requests/s per core of server CPU: `rps / (cpu_mean_pct / 100)`";
     pss_per_process_mb: Option<f64>, "MB", Lower, No, Resources, Decimals(1),
         "memory per worker: `pss_peak_mb / processes`";
-    load_threads: Option<u64>, "", Neither, No, Always, Whole,
+    load_threads: Option<u64>, "", Neither, No, Phase, Whole,
         "load generator threads that ran the phase";
     success_rate: f64, "fraction", Higher, No, Always, Derived,
         "`1 − error_rate`; 0 when nothing was sent";
@@ -569,8 +585,12 @@ pub fn markdown_table() -> String {
         };
         let scope = match m.scope {
             Scope::Always => "",
+            Scope::Phase => " (whole phase only)",
             Scope::OpenModel => " (open-model phases only)",
-            Scope::Resources => " (only when resources are sampled, in `benchrig run`)",
+            Scope::OpenModelPhase => " (open-model phases, whole phase only)",
+            Scope::Resources => {
+                " (only when resources are sampled, in `benchrig run`; whole phase only)"
+            }
         };
         out.push_str(&format!(
             "| `{}` | {} | {better} | {judged} | {}{scope} |\n",

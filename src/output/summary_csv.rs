@@ -108,28 +108,20 @@ impl Export for SummaryCsv {
     }
 }
 
-/// Columns of summary.csv that summary_by_request.csv leaves out: measured for the whole phase
-/// only (the offered rate, the server's and the load generator's resources), so a request's
-/// row would always have them empty. Older files that have them still read.
-pub const WHOLE_PHASE_ONLY: [&str; 10] = [
-    "target_rps",
-    "cpu_mean_pct",
-    "cpu_peak_pct",
-    "rss_peak_mb",
-    "pss_peak_mb",
-    "processes",
-    "client_cpu_pct",
-    "rps_per_core",
-    "pss_per_process_mb",
-    "load_threads",
-];
+/// Whether summary_by_request.csv has the column `name`: not the metrics measured for a whole
+/// phase only (the offered rate, the server's and the load generator's resources, load
+/// threads: their scope in the metric table), which a request's row would always have empty.
+/// Older files that have them still read.
+fn per_request_column(name: &str) -> bool {
+    crate::metrics::spec(name).is_none_or(|m| m.scope.per_request())
+}
 
 /// The header of summary_by_request.csv: summary.csv's with `request` third and without the
 /// whole-phase-only columns.
 pub fn summary_by_request_header() -> Vec<&'static str> {
     let mut header: Vec<&str> = summary_header()
         .into_iter()
-        .filter(|name| !WHOLE_PHASE_ONLY.contains(name))
+        .filter(|name| per_request_column(name))
         .collect();
     header.insert(2, "request");
     header
@@ -147,7 +139,7 @@ impl Export for SummaryByRequestCsv {
         csv.write_record(summary_by_request_header())?;
         let kept: Vec<bool> = summary_header()
             .iter()
-            .map(|name| !WHOLE_PHASE_ONLY.contains(name))
+            .map(|name| per_request_column(name))
             .collect();
         for variant in data.variants {
             for phase in &variant.phases {
@@ -268,15 +260,32 @@ mod tests {
             .into_iter()
             .zip(row("v", "p", 1, &metrics))
             .collect();
-        for name in WHOLE_PHASE_ONLY {
+        let whole_phase: Vec<&str> = summary_header()
+            .into_iter()
+            .filter(|name| !per_request_column(name))
+            .collect();
+        assert_eq!(
+            whole_phase,
+            [
+                "target_rps",
+                "cpu_mean_pct",
+                "cpu_peak_pct",
+                "rss_peak_mb",
+                "pss_peak_mb",
+                "processes",
+                "client_cpu_pct",
+                "rps_per_core",
+                "pss_per_process_mb",
+                "load_threads",
+                "resource_samples",
+            ]
+        );
+        for name in &whole_phase {
             assert_eq!(by_name.get(name).map(String::as_str), Some(""), "{name}");
         }
         let header = summary_by_request_header();
         assert_eq!(header[..3], ["variant", "phase", "request"]);
-        assert_eq!(
-            header.len(),
-            summary_header().len() + 1 - WHOLE_PHASE_ONLY.len()
-        );
+        assert_eq!(header.len(), summary_header().len() + 1 - whole_phase.len());
         assert!(header.contains(&"p99_ms") && !header.contains(&"cpu_mean_pct"));
     }
 
@@ -302,7 +311,7 @@ mod tests {
         let kept: Vec<String> = header
             .iter()
             .zip(&fields)
-            .filter(|(name, _)| !WHOLE_PHASE_ONLY.contains(name))
+            .filter(|(name, _)| per_request_column(name))
             .map(|(_, field)| field.clone())
             .collect();
         std::fs::write(

@@ -307,28 +307,27 @@ impl Interrupt {
     }
 }
 
-/// The Python virtual environments the variants run from, relative to `plan.workdir`.
+/// The program of every variant's and service's processes, resolved against its cwd.
+fn program_paths(plan: &Plan) -> impl Iterator<Item = PathBuf> + '_ {
+    plan.variants
+        .iter()
+        .flat_map(|v| &v.processes)
+        .chain(&plan.services)
+        .filter_map(|p| Some(p.cwd.join(p.command.first()?)))
+}
+
 /// The programs of every variant's and service's processes, relative to the workdir when
 /// inside it.
 fn programs(plan: &Plan) -> Vec<String> {
-    plan.variants
-        .iter()
-        .flat_map(|v| &v.processes)
-        .chain(&plan.services)
-        .filter_map(|p| {
-            let program = p.cwd.join(p.command.first()?);
-            Some(shown(&program, &plan.workdir).display().to_string())
-        })
+    program_paths(plan)
+        .map(|program| shown(&program, &plan.workdir).display().to_string())
         .collect()
 }
 
+/// The Python virtual environments the variants run from, relative to `plan.workdir`.
 fn python_venvs(plan: &Plan) -> Vec<PathBuf> {
-    plan.variants
-        .iter()
-        .flat_map(|v| &v.processes)
-        .chain(&plan.services)
-        .filter_map(|p| {
-            let program = p.cwd.join(p.command.first()?);
+    program_paths(plan)
+        .filter_map(|program| {
             let venv = crate::environment::venv_of(program.to_str()?)?;
             Some(
                 venv.strip_prefix(&plan.workdir)
