@@ -206,12 +206,12 @@ fn a_tight_30_percent_rps_drop_is_slower_and_exits_with_the_regression_code() {
     out.expect_code(REGRESSION);
     assert_eq!(out.stdout, markdown);
 
-    // A tolerance above the drop: consistently slower, but not a regression.
+    // A tolerance above the drop: trials apart, but within the threshold, so the same.
     let out = ws.compare(&["old", "new", "--tolerance", "40%"]);
     out.expect_code(0);
     assert_contains(
         &out.row("fast", "closed", "rps"),
-        "slower trials do not overlap (3 vs 3); within 40 % tolerance",
+        "same trials do not overlap (3 vs 3), but within 40 % tolerance",
     );
     out.stderr_contains("tolerance 40 % (--tolerance)");
 }
