@@ -33,7 +33,7 @@ pub fn evaluate(
             Err(e) => {
                 outcomes.push(AssertionOutcome {
                     expect: assertion.expect.clone(),
-                    variant: assertion.variant.clone().unwrap_or_default(),
+                    variant: assertion.variants.join(", "),
                     phase: assertion.phase.clone().unwrap_or_default(),
                     passed: false,
                     detail: format!("invalid expression: {}", describe_error(&e)),
@@ -46,14 +46,18 @@ pub fn evaluate(
         names.sort();
         let in_scope =
             |wanted: &Option<String>, name: &str| wanted.as_deref().is_none_or(|w| w == name);
+        let variant_in_scope = |name: &str| {
+            assertion.variants.is_empty() || assertion.variants.iter().any(|v| v == name)
+        };
         // "Every variant against the baseline" means the others: an unscoped assertion using
         // `baseline` skips the baseline variant itself.
-        let skip_baseline = (assertion.variant.is_none() && names.iter().any(|n| n == "baseline"))
-            .then_some(baseline)
-            .flatten();
+        let skip_baseline = (assertion.variants.is_empty()
+            && names.iter().any(|n| n == "baseline"))
+        .then_some(baseline)
+        .flatten();
         for variant in variants
             .iter()
-            .filter(|v| in_scope(&assertion.variant, &v.name))
+            .filter(|v| variant_in_scope(&v.name))
             .filter(|v| Some(v.name.as_str()) != skip_baseline)
         {
             for phase in phases.iter().filter(|p| in_scope(&assertion.phase, p)) {
@@ -304,7 +308,7 @@ mod tests {
     fn assertion(expect: &str, variant: Option<&str>) -> Assertion {
         Assertion {
             expect: expect.to_owned(),
-            variant: variant.map(str::to_owned),
+            variants: variant.into_iter().map(str::to_owned).collect(),
             phase: None,
             claim: None,
         }
@@ -332,6 +336,23 @@ mod tests {
             outcomes[1].detail, "p50_ms = 5.003, p99_ms = 5.003",
             "100 are enough"
         );
+    }
+
+    #[test]
+    fn a_list_of_variants_checks_those_variants_only() {
+        let variants = [
+            variant("a", 5, 100),
+            variant("b", 50, 100),
+            variant("c", 50, 100),
+        ];
+        let mut scoped = assertion("p99_ms < 20", None);
+        scoped.variants = vec!["a".to_owned(), "c".to_owned()];
+        let outcomes = evaluate(&[scoped], &variants, &phases(), None);
+        let checked: Vec<(&str, bool)> = outcomes
+            .iter()
+            .map(|o| (o.variant.as_str(), o.passed))
+            .collect();
+        assert_eq!(checked, [("a", true), ("c", false)]);
     }
 
     #[test]
@@ -452,7 +473,7 @@ mod tests {
         let outcomes = evaluate(
             &[Assertion {
                 expect: "p99_ms > 5 * phases['main'].p99_ms".into(),
-                variant: None,
+                variants: Vec::new(),
                 phase: Some("slow".into()),
                 claim: None,
             }],

@@ -135,6 +135,82 @@ fn every_committed_report_is_what_the_current_code_renders() {
     assert!(checked >= 1, "no committed report found under reports/");
 }
 
+/// Renders a copy of each committed experiment as if its numbers had contradicted every claim:
+/// each claim's checks fail in run.json, as a re-run whose numbers disagree would record them.
+/// No claim may then read as true, the headline must count them all, and the explanation must
+/// carry the warning that it does not describe this run.
+#[test]
+fn committed_experiments_state_no_contradicted_claim_as_true() {
+    let reports = repo_root().join("reports");
+    let mut with_claims = 0;
+    for entry in std::fs::read_dir(&reports).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(dir.join("run.json")) else {
+            continue;
+        };
+        let mut record: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut sentences = Vec::new();
+        for outcome in record["assertions"].as_array_mut().unwrap() {
+            if let Some(claim) = outcome["claim"].as_str() {
+                sentences.push(claim.split_whitespace().collect::<Vec<_>>().join(" "));
+                outcome["passed"] = false.into();
+            }
+        }
+        sentences.dedup();
+        if sentences.is_empty() {
+            continue;
+        }
+        with_claims += 1;
+        let copy = tempfile::tempdir().unwrap();
+        let copy = copy.path().join(dir.file_name().unwrap());
+        copy_dir(&dir, &copy);
+        std::fs::write(copy.join("run.json"), record.to_string()).unwrap();
+        benchrig(&["report"])
+            .arg(&copy)
+            .in_dir(&repo_root())
+            .run()
+            .expect_code(0);
+        let report = std::fs::read_to_string(copy.join("report.md")).unwrap();
+        let name = dir.display();
+        assert!(
+            !report.lines().any(|l| l.starts_with("- ✅")),
+            "{name}: a claim reads as held:\n{report}"
+        );
+        assert!(
+            report.contains("claims contradicted by this run's numbers**")
+                || report.contains("claim contradicted by this run's numbers**"),
+            "{name}: no contradiction in the headline"
+        );
+        for sentence in &sentences {
+            let lines: Vec<&str> = report
+                .lines()
+                .filter(|l| l.contains(sentence.as_str()))
+                .collect();
+            assert!(
+                !lines.is_empty(),
+                "{name}: the claim `{sentence}` is not shown"
+            );
+            for line in lines {
+                assert!(
+                    line.starts_with("- ❌ **contradicted:**"),
+                    "{name}: `{sentence}` appears without its ❌: {line}"
+                );
+            }
+        }
+        if let Some(why) = report.find("## Why the numbers come out this way") {
+            assert!(
+                report[why..].contains("> ⚠️ This run contradicts"),
+                "{name}: the explanation reads as describing this run"
+            );
+        }
+    }
+    // quickstart has no claims; every other committed experiment states its answer as claims.
+    assert!(
+        with_claims >= 6,
+        "only {with_claims} committed reports have claims"
+    );
+}
+
 #[test]
 fn secret_looking_env_values_never_reach_an_output_file() {
     let secret = "s3cr3t-do-not-leak-7f3a";

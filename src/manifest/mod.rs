@@ -223,11 +223,13 @@ requests: []
 assertions:
   - "error_rate < 0.01"
   - { variant: a, phase: p, expect: "rps > 1" }
+  - { variant: [a, b], expect: "rps > 1" }
 "#;
         let manifest = parse_str(text, Path::new("x.yaml")).unwrap();
         assert_eq!(manifest.assertions[0].expect, "error_rate < 0.01");
-        assert_eq!(manifest.assertions[0].variant, None);
-        assert_eq!(manifest.assertions[1].variant.as_deref(), Some("a"));
+        assert!(manifest.assertions[0].variants.is_empty());
+        assert_eq!(manifest.assertions[1].variants, ["a"]);
+        assert_eq!(manifest.assertions[2].variants, ["a", "b"]);
         assert_eq!(manifest.assertions[1].phase.as_deref(), Some("p"));
     }
 

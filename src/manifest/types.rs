@@ -415,7 +415,8 @@ fn default_weight() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assertion {
     pub expect: String,
-    pub variant: Option<String>,
+    /// The variants it checks; empty for every variant.
+    pub variants: Vec<String>,
     pub phase: Option<String>,
     /// The sentence the expression proves, shown in the report with ✅ or ❌.
     pub claim: Option<String>,
@@ -427,14 +428,22 @@ pub struct Assertion {
 struct ScopedAssertion {
     /// The expression, e.g. `p99_ms < 50` or `rps > 1.3 * variants['a'].rps`.
     expect: String,
-    /// Only for this variant.
-    variant: Option<String>,
+    /// Only for this variant, or these variants (a list): one claim can cover several.
+    variant: Option<VariantScope>,
     /// Only for this phase.
     phase: Option<String>,
     /// A sentence stating what the expression proves, e.g. "One sync worker serves at most
     /// 1 / 0.25 s = 4 req/s". The report's answer shows it with ✅ when the expression holds
     /// and ❌ (contradicted) when it does not, with the measured values that decide it.
     claim: Option<String>,
+}
+
+/// `variant: a` or `variant: [a, b]`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum VariantScope {
+    One(String),
+    Many(Vec<String>),
 }
 
 impl<'de> Deserialize<'de> for Assertion {
@@ -453,7 +462,7 @@ impl<'de> Deserialize<'de> for Assertion {
             fn visit_str<E: de::Error>(self, expr: &str) -> Result<Assertion, E> {
                 Ok(Assertion {
                     expect: expr.to_owned(),
-                    variant: None,
+                    variants: Vec::new(),
                     phase: None,
                     claim: None,
                 })
@@ -464,7 +473,11 @@ impl<'de> Deserialize<'de> for Assertion {
                     ScopedAssertion::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(Assertion {
                     expect: scoped.expect,
-                    variant: scoped.variant,
+                    variants: match scoped.variant {
+                        None => Vec::new(),
+                        Some(VariantScope::One(name)) => vec![name],
+                        Some(VariantScope::Many(names)) => names,
+                    },
                     phase: scoped.phase,
                     claim: scoped.claim,
                 })

@@ -308,10 +308,15 @@ fn check_assertions(
                 }
             }
         }
-        if let Some(variant) = &assertion.variant {
+        for (i, variant) in assertion.variants.iter().enumerate() {
             if !variant_names.contains(&variant.as_str()) {
+                let field = if assertion.variants.len() == 1 {
+                    format!("{at}.variant")
+                } else {
+                    format!("{at}.variant[{i}]")
+                };
                 problems.push(Problem::new(
-                    format!("{at}.variant"),
+                    field,
                     format!(
                         "no variant named `{variant}`; variants are: {}",
                         variant_names.join(", ")
