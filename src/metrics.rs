@@ -21,10 +21,10 @@ pub enum Better {
 }
 
 /// Whether `benchrig compare` and `run --check` judge a metric, and with which words. A judged
-/// metric carries its run-to-run noise: the largest difference between two single trials of
-/// the same variant and phase on a quiet machine (relative; absolute for fractions), measured
-/// by A/A runs of the quickstart (see docs/manifest.md, "Metrics"). A difference within it,
-/// seen without repeats, is no evidence of a change.
+/// metric carries its run-to-run noise: the largest difference between the trial medians of
+/// two runs of the same manifest on a quiet machine (relative; absolute for fractions),
+/// measured by A/A runs of the quickstart (see docs/manifest.md, "Metrics"). A difference
+/// within it is no evidence of a change.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Judged {
     No,
@@ -327,11 +327,11 @@ metrics! {
         "requests sent (with a response or a transport error)";
     errors: u64, "", Lower, No, Always, Whole,
         "transport errors plus responses with status ≥ 400";
-    rps: f64, "req/s", Higher, Speed { noise: 0.15 }, Always, Decimals(2),
+    rps: f64, "req/s", Higher, Speed { noise: 0.20 }, Always, Decimals(2),
         "requests per second: `requests / duration_s`";
     mean_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
         "mean latency of responses";
-    p50_ms: Option<f64>, "ms", Lower, Speed { noise: 0.15 }, Always, Decimals(3),
+    p50_ms: Option<f64>, "ms", Lower, Speed { noise: 0.25 }, Always, Decimals(3),
         "median latency of responses";
     p90_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
         "90th percentile latency of responses";
@@ -401,7 +401,7 @@ metrics! {
         "requests sent a second time, on a fresh connection, because the kept-alive connection they went out on closed before any byte of the response (GET, HEAD, PUT, DELETE and OPTIONS only, at most once; the lean HTTP/1.1 client)";
     // Judged with the noise measured for rps: the A/A runs behind that figure had no errors, so
     // their goodput was their rps; where errors move goodput, `error_rate` is judged as well.
-    goodput: f64, "req/s", Higher, Speed { noise: 0.15 }, Always, AddedDecimals(2),
+    goodput: f64, "req/s", Higher, Speed { noise: 0.20 }, Always, AddedDecimals(2),
         "successful responses (status < 400) per second: `(responses − errors_http) / duration_s`";
     success_mean_ms: Option<f64>, "ms", Lower, No, Always, Decimals(3),
         "mean latency of successful responses (status < 400)";

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::filters;
-use super::verdict::{self, Side};
+use super::verdict::{self, Side, Throughput};
 use crate::environment::Environment;
 use crate::output::{RunRecord, SavedRun, VariantRecord};
 use crate::results::stats::{self, Estimate};
@@ -74,6 +74,9 @@ pub struct PhaseSection {
     /// Variants some of whose requests were sent a second time, and how many.
     pub resent: Option<String>,
     pub rows: Vec<ResultRow>,
+    /// Requests failed in this closed-model phase, so "vs" and the headline compare goodput
+    /// rather than requests/s (see [`Throughput`]).
+    pub ranked_by_goodput: bool,
     /// The most trials of any variant in this phase.
     pub trials: usize,
     /// With repeats: the lowest coverage of the intervals shown (95 % needs 6 trials or more).
@@ -398,13 +401,14 @@ pub fn build(data: &SavedRun) -> ReportContext {
         .iter()
         .map(|phase| {
             let results = phase_results(data, &phase.name);
+            let by = Throughput::of_phase(results.iter().flat_map(|s| s.trials.iter().copied()));
             let reference = match &baseline {
                 Some(b) => results.iter().find(|v| v.name == b),
                 None => results
                     .iter()
-                    .max_by(|a, b| a.median.rps.total_cmp(&b.median.rps)),
+                    .max_by(|a, b| by.value(&a.median).total_cmp(&by.value(&b.median))),
             }
-            .filter(|v| v.median.rps > 0.0);
+            .filter(|v| by.value(&v.median) > 0.0);
             let trials = results.iter().map(|v| v.trials.len()).max().unwrap_or(0);
             let repeated = trials > 1;
             let rows: Vec<ResultRow> = record
@@ -415,8 +419,10 @@ pub fn build(data: &SavedRun) -> ReportContext {
                     let rps: Vec<f64> = result
                         .map(|r| values(&r.trials, |m| Some(m.rps)))
                         .unwrap_or_default();
+                    let throughput =
+                        |side: &Side| side.trials.iter().map(|m| by.value(m)).collect::<Vec<_>>();
                     let ratio = result.zip(reference).and_then(|(r, base)| {
-                        stats::ratio(&rps, &values(&base.trials, |m| Some(m.rps)))
+                        stats::ratio(&throughput(r), &throughput(base))
                             .filter(|_| r.name != base.name)
                     });
                     ResultRow {
@@ -424,7 +430,7 @@ pub fn build(data: &SavedRun) -> ReportContext {
                         metrics: result.map(|r| r.median.clone()),
                         relative: result
                             .zip(reference)
-                            .map(|(r, base)| r.median.rps / base.median.rps),
+                            .map(|(r, base)| by.value(&r.median) / by.value(&base.median)),
                         relative_uncertainty: ratio.filter(|_| repeated).map(|r| r.reach()),
                         relative_coverage: ratio.filter(|_| repeated).map(|r| r.coverage),
                         rps: result
@@ -514,6 +520,7 @@ pub fn build(data: &SavedRun) -> ReportContext {
                 },
                 resent: resent(&results),
                 rows,
+                ranked_by_goodput: !phase.open && by == Throughput::Goodput,
                 trials,
                 coverage,
                 relative_coverage,

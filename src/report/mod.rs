@@ -544,7 +544,7 @@ mod tests {
         );
         assert!(
             report.contains(
-                "| slow | 100 | 100 | 20.0 | 12.0 | 0.10× | 60.00 % | 40 (http ≥400 40) |"
+                "| slow | 100 | 100 | 20.0 | 12.0 | 0.06× | 60.00 % | 40 (http ≥400 40) |"
             ),
             "goodput beside req/s:\n{report}"
         );

@@ -24,7 +24,7 @@ fn percent(fraction: f64) -> String {
 }
 
 /// "; medians of 3 trials, ratio 0.82–1.24 with 90.00 % confidence, too few trials for 95 % (4
-/// each): a difference of 6.0 %, within the 15 % run-to-run noise": what the ratio rests on and why a
+/// each): a difference of 6.0 %, within the 20 % run-to-run noise": what the ratio rests on and why a
 /// winner is or is not named.
 fn evidence(ratio: &Ratio, significance: Significance, noise: Option<f64>) -> String {
     // Beyond doubling, a factor reads better than a percentage.
@@ -75,24 +75,80 @@ fn noise(metric: &str) -> Option<f64> {
     metrics::spec(metric).and_then(|m| m.judged.noise())
 }
 
+/// What a closed-model phase ranks its variants by: requests/s, or goodput (successful
+/// responses per second) as soon as any variant's requests failed there, so that timed-out
+/// requests never count as throughput. Without failures the two are the same number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throughput {
+    Requests,
+    Goodput,
+}
+
+impl Throughput {
+    pub fn of_phase<'a>(trials: impl IntoIterator<Item = &'a Metrics>) -> Self {
+        if trials.into_iter().any(|m| m.errors > 0) {
+            Throughput::Goodput
+        } else {
+            Throughput::Requests
+        }
+    }
+
+    pub fn value(self, m: &Metrics) -> f64 {
+        match self {
+            Throughput::Requests => m.rps,
+            Throughput::Goodput => m.goodput,
+        }
+    }
+
+    /// The metric's name in the table of metrics, for its noise.
+    fn metric(self) -> &'static str {
+        match self {
+            Throughput::Requests => "rps",
+            Throughput::Goodput => "goodput",
+        }
+    }
+
+    /// What it counts, in a sentence.
+    pub fn words(self) -> &'static str {
+        match self {
+            Throughput::Requests => "requests/s",
+            Throughput::Goodput => "successful responses/s (goodput)",
+        }
+    }
+}
+
 /// Closed model: "**a** served the most requests/s: 1.39× **b** (78,706.0 vs 56,543.2 req/s;
 /// …), p99 1.60 vs 2.45 ms." or "No significant difference between **a** and **b** in
-/// requests/s: 1.02× (…)".
+/// requests/s: 1.02× (…)". Ranked by goodput when requests failed ([`Throughput`]).
 pub fn closed(results: &[Side]) -> Option<String> {
+    let by = Throughput::of_phase(results.iter().flat_map(|s| s.trials.iter().copied()));
     let mut ranked: Vec<&Side> = results.iter().collect();
-    ranked.sort_by(|a, b| b.median.rps.total_cmp(&a.median.rps));
+    ranked.sort_by(|a, b| by.value(&b.median).total_cmp(&by.value(&a.median)));
     let [best, runner_up, ..] = ranked.as_slice() else {
         return None;
     };
     let (top, next) = (&best.median, &runner_up.median);
-    if next.rps <= 0.0 {
-        return Some(format!("Only **{}** completed requests.", best.name));
+    if by.value(top) <= 0.0 {
+        return Some(match by {
+            Throughput::Requests => "No variant completed requests.".to_owned(),
+            Throughput::Goodput => "No variant got a successful response.".to_owned(),
+        });
+    }
+    if by.value(next) <= 0.0 {
+        return Some(match by {
+            Throughput::Requests => format!("Only **{}** completed requests.", best.name),
+            Throughput::Goodput => format!("Only **{}** got successful responses.", best.name),
+        });
     }
     let ratio = stats::ratio(
-        &values(&best.trials, |m| Some(m.rps)),
-        &values(&runner_up.trials, |m| Some(m.rps)),
+        &best.trials.iter().map(|m| by.value(m)).collect::<Vec<_>>(),
+        &runner_up
+            .trials
+            .iter()
+            .map(|m| by.value(m))
+            .collect::<Vec<_>>(),
     )?;
-    let noise = noise("rps");
+    let noise = noise(by.metric());
     let significance = stats::judge(&ratio, noise);
     let numbers = format!(
         "{} vs {} req/s{}",
@@ -115,12 +171,14 @@ pub fn closed(results: &[Side]) -> Option<String> {
     let (best, second) = (best.name, runner_up.name);
     Some(if significance.names_a_winner() {
         format!(
-            "**{best}** served the most requests/s: {} **{second}** ({numbers}){p99}{cpu}.",
+            "**{best}** served the most {}: {} **{second}** ({numbers}){p99}{cpu}.",
+            by.words(),
             filters::ratio(ratio.value.into())
         )
     } else {
         format!(
-            "No significant difference between **{best}** and **{second}** in requests/s: {} ({numbers}){p99}{cpu}.",
+            "No significant difference between **{best}** and **{second}** in {}: {} ({numbers}){p99}{cpu}.",
+            by.words(),
             filters::ratio(ratio.value.into())
         )
     })
@@ -196,6 +254,36 @@ mod tests {
     }
 
     #[test]
+    fn failed_requests_are_not_throughput() {
+        // a sends more requests, but most of them time out: b serves more successful ones.
+        let mut a = trials(&[40.0, 41.0, 39.0, 40.0], 1.0);
+        for m in &mut a {
+            m.errors = 38;
+            m.goodput = 0.2;
+        }
+        let mut b = trials(&[10.0, 10.5, 9.5, 10.0], 2.0);
+        for m in &mut b {
+            m.goodput = m.rps;
+        }
+        let verdict = closed_of(&a, &b);
+        assert!(
+            verdict.starts_with(
+                "**b** served the most successful responses/s (goodput): 50.00× **a** (10.0 vs 0.2 req/s"
+            ),
+            "{verdict}"
+        );
+        let mut none = a.clone();
+        for m in &mut none {
+            m.goodput = 0.0;
+        }
+        assert_eq!(closed_of(&b, &none), "Only **a** got successful responses.");
+        assert_eq!(
+            closed_of(&none, &none.clone()),
+            "No variant got a successful response."
+        );
+    }
+
+    #[test]
     fn a_significant_difference_names_the_winner() {
         let verdict = closed_rps(
             &[110.0, 120.0, 130.0, 125.0, 115.0],
@@ -242,13 +330,13 @@ mod tests {
     fn with_too_few_trials_only_a_difference_beyond_the_noise_names_a_winner() {
         let apart = closed_rps(&[130.0, 135.0, 128.0], &[100.0, 104.0, 98.0]);
         assert!(
-            apart.starts_with("**a** served the most requests/s: 1.30× **b** (130.0 vs 100.0 req/s; medians of 3 trials, ratio 1.23–1.38 with 90.00 % confidence, too few trials for 95 % (4 each): no overlap between trials, and a difference of 30.0 %, beyond the 15 % run-to-run noise)"),
+            apart.starts_with("**a** served the most requests/s: 1.30× **b** (130.0 vs 100.0 req/s; medians of 3 trials, ratio 1.23–1.38 with 90.00 % confidence, too few trials for 95 % (4 each): no overlap between trials, and a difference of 30.0 %, beyond the 20 % run-to-run noise)"),
             "{apart}"
         );
         let near = closed_rps(&[105.0, 106.0, 107.0], &[100.0, 101.0, 99.0]);
         assert!(
             near.starts_with("No significant difference between **a** and **b**")
-                && near.contains("a difference of 6.0 %, within the 15 % run-to-run noise"),
+                && near.contains("a difference of 6.0 %, within the 20 % run-to-run noise"),
             "{near}"
         );
     }
@@ -259,12 +347,12 @@ mod tests {
             closed_rps(&[110.0], &[100.0]),
             "No significant difference between **a** and **b** in requests/s: 1.10× (110.0 vs \
              100.0 req/s; one trial each, so no uncertainty is known: a difference of 10.0 %, \
-             within the 15 % run-to-run noise), p99 1.00 vs 2.00 ms."
+             within the 20 % run-to-run noise), p99 1.00 vs 2.00 ms."
         );
         assert_eq!(
             closed_rps(&[130.0], &[100.0]),
             "**a** served the most requests/s: 1.30× **b** (130.0 vs 100.0 req/s; one trial \
-             each, so no uncertainty is known: a difference of 30.0 %, beyond the 15 % \
+             each, so no uncertainty is known: a difference of 30.0 %, beyond the 20 % \
              run-to-run noise), p99 1.00 vs 2.00 ms."
         );
     }
