@@ -12,9 +12,14 @@ all: build
 build:
 	$(CARGO) build --release --workspace --bins
 
-## make experiment NAME=x: run experiments/x.yaml and write reports/x/ (NAME defaults to quickstart)
+## make experiment NAME=x: run experiments/x.yaml and write reports/x/ (NAME defaults to quickstart).
+## When benchrig fails, says its exit code and what it means (from `benchrig exit-code`), and
+## fails with that code, so make's "Error N" line names benchrig's N (make itself exits 2).
 experiment: build
-	$(BENCHRIG) run experiments/$(NAME).yaml
+	@echo "$(BENCHRIG) run experiments/$(NAME).yaml"
+	@$(BENCHRIG) run experiments/$(NAME).yaml || { code=$$?; \
+		echo "make experiment: benchrig exited with $$($(BENCHRIG) exit-code $$code)" >&2; \
+		exit $$code; }
 
 ## make validate: check every manifest, experiments/ and tests/experiments/, without running anything
 MANIFESTS = experiments/*.yaml tests/experiments/*.yaml

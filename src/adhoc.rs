@@ -1,5 +1,7 @@
 //! `benchrig load URL`: a one-off load against a running server, like `hey` or `oha`, on the
-//! same engine as experiments. Prints a summary; optionally writes the same CSVs.
+//! same engine as experiments. Prints a summary and checks `--expect` expressions (the
+//! manifest's assertion language); optionally writes the same CSVs. The exit code says whether
+//! any request succeeded and every expectation held, so a one-off run can gate CI.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,18 +10,20 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 
+use crate::assertions;
 use crate::environment::Environment;
+use crate::exit_code;
 use crate::load::{run_phase, LiveCounters, RawSink, Target};
 use crate::manifest::{
-    self, split_header_line, ClientKind, Executor, LoadSettings, PhasePlan, Plan, Problem,
-    RequestPlan, RequestSpec,
+    self, expressions, split_header_line, Assertion, ClientKind, Executor, LoadSettings, PhasePlan,
+    Plan, Problem, RequestPlan, RequestSpec,
 };
 use crate::metrics::{self, Samples};
 use crate::output::{Export, RawCsvWriter, ReportFolder, RunData, SummaryCsv};
 use crate::progress;
 use crate::report::filters;
-use crate::results::{Metrics, PhaseResult, VariantResult};
-use crate::text::format_number;
+use crate::results::{AssertionOutcome, Metrics, PhaseResult, VariantResult};
+use crate::text::{format_number, plural};
 
 /// `benchrig load`'s options, each value parsed as a manifest parses it.
 #[derive(Debug, Clone)]
@@ -44,10 +48,18 @@ pub struct LoadOptions {
     pub timeout: Option<manifest::Duration>,
     /// Folder for summary.csv and raw/requests.csv.
     pub out: Option<PathBuf>,
+    /// Expressions over the phase's metrics (`p99_ms < 50`) that must hold.
+    pub expect: Vec<String>,
 }
 
 /// Requests sent when neither a count nor a duration is given (as `hey` and `oha` do).
 pub const DEFAULT_REQUESTS: u64 = 200;
+
+/// The name of the one phase, in the results and in `phases['load']`.
+const PHASE: &str = "load";
+
+/// The most of an expression a problem quotes.
+const QUOTED_CHARS: usize = 60;
 
 /// What the user asked for, checked: the base URL, the phase and the request.
 #[derive(Debug)]
@@ -56,6 +68,8 @@ pub struct AdHocPlan {
     pub target_label: String,
     pub phase: PhasePlan,
     pub request: RequestPlan,
+    /// The `--expect` expressions, as unscoped assertions.
+    pub expectations: Vec<Assertion>,
 }
 
 /// Turns command-line options into a plan. The phase and the request are checked by the
@@ -69,8 +83,13 @@ pub fn plan(options: &LoadOptions) -> Result<AdHocPlan, String> {
         client: options.reqwest.then_some(ClientKind::Reqwest),
         ..LoadSettings::default()
     };
-    let phase = PhasePlan::from_phase(&phase_of(options), "load", &load, &at);
+    let phase = PhasePlan::from_phase(&phase_of(options), PHASE, &load, &at);
     let mut problems = Vec::new();
+    for expr in &options.expect {
+        if let Err(e) = check_expectation(expr, &url.label) {
+            problems.push(Problem::new(format!("--expect `{}`", quoted(expr)), e));
+        }
+    }
     let mut headers = Vec::new();
     for line in &options.headers {
         match split_header_line(line) {
@@ -114,7 +133,50 @@ pub fn plan(options: &LoadOptions) -> Result<AdHocPlan, String> {
         target_label: url.label,
         phase,
         request,
+        expectations: options
+            .expect
+            .iter()
+            .map(|expr| Assertion {
+                expect: expr.clone(),
+                variant: None,
+                phase: None,
+                claim: None,
+            })
+            .collect(),
     })
+}
+
+/// Checks an `--expect` expression as a manifest's assertion is checked, where the one
+/// variant is the target and the one phase is `load`.
+fn check_expectation(expr: &str, target: &str) -> Result<(), String> {
+    expressions::check_expression(expr)?;
+    if expressions::check_baseline(expr, None).is_err() {
+        return Err(
+            "`baseline` is a manifest's `baseline:` variant, and `benchrig load` measures one target; compare with a number, or save two runs with --out and compare them with `benchrig compare`"
+                .to_owned(),
+        );
+    }
+    for (map, only) in [("variants", target), ("phases", PHASE)] {
+        if let Some(name) = expressions::referenced_names(expr, map)
+            .into_iter()
+            .find(|name| name != only)
+        {
+            return Err(format!(
+                "`{map}['{}']`: `benchrig load` has one {}, `{only}`",
+                quoted(&name),
+                map.trim_end_matches('s')
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The start of `text`, for a message: at most `QUOTED_CHARS` characters.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// The phase the options describe, in the manifest's terms: closed with `-c` users, or open
@@ -218,7 +280,8 @@ impl TargetUrl {
     }
 }
 
-/// Runs the load and prints the summary; returns the process exit code.
+/// Runs the load, prints the summary and the expectations, and returns the exit code; an
+/// error is a problem with the options, found before any load.
 pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
     let plan = plan(options)?;
     if let Some(out) = &options.out {
@@ -251,7 +314,7 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
         crate::manifest::describe_load(&plan.phase)
     );
     let sink: Option<RawSink> = raw.as_ref().map(|r| {
-        r.begin_phase(&plan.target_label, "load", 1, target.request_names());
+        r.begin_phase(&plan.target_label, PHASE, 1, target.request_names());
         r.sink()
     });
     let recording = runtime.block_on(async {
@@ -270,54 +333,115 @@ pub fn run(options: &LoadOptions, workdir: &Path) -> Result<u8, String> {
                 live.request_stop();
                 tokio::select! {
                     recording = &mut work => recording,
-                    _ = tokio::signal::ctrl_c() => std::process::exit(130),
+                    _ = tokio::signal::ctrl_c() => std::process::exit(
+                        (exit_code::INTERRUPTED_BASE + nix::sys::signal::Signal::SIGINT as u8).into()
+                    ),
                 }
             }
         }
     });
-    let result = PhaseResult::from_recording("load", 1, Duration::ZERO, &recording, &[]);
+    let result = PhaseResult::from_recording(PHASE, 1, Duration::ZERO, &recording, &[]);
     print!("{}", summary_text(&result.metrics));
+    let variants = [VariantResult {
+        name: plan.target_label.clone(),
+        argv: Vec::new(),
+        port: 0,
+        ready_after_s: None,
+        phases: vec![result],
+        failure: None,
+        stop_note: None,
+        warmups: Vec::new(),
+    }];
+    let outcomes = assertions::evaluate(&plan.expectations, &variants, &[PHASE.to_owned()], None);
+    print!("{}", expectations_text(&outcomes));
 
     if let (Some(folder), Some(raw)) = (folder, raw) {
-        raw.finish()
-            .map_err(|e| format!("raw/requests.csv is incomplete: {e}"))?;
-        let run_plan = Plan::ad_hoc(
-            &plan.target_label,
-            plan.phase.clone(),
-            plan.request.clone(),
-            workdir,
-        );
-        let variants = [VariantResult {
-            name: plan.target_label.clone(),
-            argv: Vec::new(),
-            port: 0,
-            ready_after_s: None,
-            phases: vec![result.clone()],
-            failure: None,
-            stop_note: None,
-            warmups: Vec::new(),
-        }];
-        let data = RunData {
-            started: std::time::SystemTime::now(),
-            plan: &run_plan,
-            variants: &variants,
-            assertions: &[],
-            environment: &Environment::capture(workdir, &[]),
-            rendered: &[],
-        };
-        let summary = SummaryCsv.render(&data).map_err(|e| e.to_string())?;
-        folder
-            .write(SummaryCsv.file_name(), &summary)
-            .map_err(|e| format!("cannot write summary.csv: {e}"))?;
-        let dir = folder
-            .commit()
-            .map_err(|e| format!("cannot move the results into place: {e}"))?;
+        let written = raw
+            .finish()
+            .map_err(|e| format!("raw/requests.csv is incomplete: {e}"))
+            .and_then(|_| write_summary(folder, &plan, &variants, &outcomes, workdir));
+        match written {
+            Ok(dir) => eprintln!(
+                "benchrig: wrote {}/summary.csv and raw/requests.csv",
+                dir.display()
+            ),
+            Err(e) => {
+                eprintln!("benchrig: error: {e}");
+                return Ok(exit_code::RUN_ABORTED);
+            }
+        }
+    }
+    let metrics = &variants[0].phases[0].metrics;
+    let code = load_exit_code(metrics, &outcomes);
+    if code == exit_code::NO_REQUEST_SUCCEEDED {
         eprintln!(
-            "benchrig: wrote {}/summary.csv and raw/requests.csv",
-            dir.display()
+            "benchrig: no request succeeded: of {} sent, {} got no response and {} a status of 400 or more",
+            plural(metrics.requests as usize, "request"),
+            metrics.requests - metrics.responses,
+            metrics.errors_http,
         );
     }
-    Ok(crate::exit_code::SUCCESS)
+    Ok(code)
+}
+
+/// summary.csv of the load, then the folder moved into place; returns where it is.
+fn write_summary(
+    folder: ReportFolder,
+    plan: &AdHocPlan,
+    variants: &[VariantResult],
+    outcomes: &[AssertionOutcome],
+    workdir: &Path,
+) -> Result<PathBuf, String> {
+    let run_plan = Plan::ad_hoc(
+        &plan.target_label,
+        plan.phase.clone(),
+        plan.request.clone(),
+        workdir,
+    );
+    let data = RunData {
+        started: std::time::SystemTime::now(),
+        plan: &run_plan,
+        variants,
+        assertions: outcomes,
+        environment: &Environment::capture(workdir, &[]),
+        rendered: &[],
+    };
+    let summary = SummaryCsv.render(&data).map_err(|e| e.to_string())?;
+    folder
+        .write(SummaryCsv.file_name(), &summary)
+        .map_err(|e| format!("cannot write summary.csv: {e}"))?;
+    folder
+        .commit()
+        .map_err(|e| format!("cannot move the results into place: {e}"))
+}
+
+/// The exit code of a finished load: no successful response at all outranks a failed
+/// expectation.
+fn load_exit_code(metrics: &Metrics, outcomes: &[AssertionOutcome]) -> u8 {
+    if metrics.responses <= metrics.errors_http {
+        exit_code::NO_REQUEST_SUCCEEDED
+    } else if outcomes.iter().any(|o| !o.passed) {
+        exit_code::ASSERTIONS_FAILED
+    } else {
+        exit_code::SUCCESS
+    }
+}
+
+/// Each `--expect` with its verdict and the values it used (or why it could not be checked).
+fn expectations_text(outcomes: &[AssertionOutcome]) -> String {
+    if outcomes.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("Expectations:\n");
+    for outcome in outcomes {
+        let verdict = if outcome.passed { "pass" } else { "FAIL" };
+        text.push_str(&format!("  {verdict}  {}", outcome.expect));
+        if !outcome.detail.is_empty() {
+            text.push_str(&format!("  ({})", outcome.detail));
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// The summary printed after an ad-hoc load.
@@ -422,7 +546,8 @@ pub fn summary_text(m: &Metrics) -> String {
             ("max", "max_ms"),
         ],
     );
-    if m.errors_http > 0 {
+    // Beside the latency of every response, that of the successful ones, when some failed.
+    if m.errors_http > 0 && m.responses > m.errors_http {
         text.push_str(&format!(
             "Latency of the {} (ms):\n",
             Samples::Successes.describe(m.responses - m.errors_http)
@@ -504,6 +629,7 @@ mod tests {
             body: None,
             timeout: None,
             out: None,
+            expect: Vec::new(),
         }
     }
 
@@ -633,6 +759,81 @@ mod tests {
             problems(&capped),
             ["-d/--duration: must be greater than zero"]
         );
+    }
+
+    #[test]
+    fn expectations_are_checked_before_any_load() {
+        let mut expecting = options("http://127.0.0.1:8080/");
+        expecting.expect = vec![
+            "p99_ms < 50 and error_rate == 0".to_owned(),
+            "rps > 0.5 * phases['load'].rps and variants['127.0.0.1:8080'].rps > 0".to_owned(),
+        ];
+        assert_eq!(plan(&expecting).unwrap().expectations.len(), 2);
+        expecting.expect = vec![
+            "p99ms < 5".to_owned(),
+            "p99_ms < 2 * baseline.p99_ms".to_owned(),
+            "rps > variants['other'].rps".to_owned(),
+            format!("p99_ms < 1{}", " + 1".repeat(40)),
+        ];
+        let found = problems(&expecting);
+        assert_eq!(
+            found[..3],
+            [
+                "--expect `p99ms < 5`: unknown name `p99ms`; did you mean `p99_ms`?",
+                "--expect `p99_ms < 2 * baseline.p99_ms`: `baseline` is a manifest's `baseline:` variant, and `benchrig load` measures one target; compare with a number, or save two runs with --out and compare them with `benchrig compare`",
+                "--expect `rps > variants['other'].rps`: `variants['other']`: `benchrig load` has one variant, `127.0.0.1:8080`",
+            ]
+        );
+        assert_eq!(found.len(), 3, "a long valid expression is fine: {found:?}");
+        let unclosed = format!("p99_ms < {}", "(".repeat(100));
+        expecting.expect = vec![unclosed.clone()];
+        let long = problems(&expecting);
+        assert!(
+            long[0].starts_with(&format!("--expect `{}…`: ", &unclosed[..QUOTED_CHARS])),
+            "{long:?}"
+        );
+    }
+
+    #[test]
+    fn no_successful_response_outranks_a_failed_expectation() {
+        let outcome = |passed| AssertionOutcome {
+            expect: "p99_ms < 1".to_owned(),
+            variant: "127.0.0.1:8080".to_owned(),
+            phase: PHASE.to_owned(),
+            passed,
+            detail: "p99_ms = 2".to_owned(),
+            claim: None,
+        };
+        let metrics = |tally: &crate::results::Tally| {
+            Metrics::from_tally(tally, Duration::from_secs(1), None)
+        };
+        let mut tally = crate::results::Tally::new();
+        assert_eq!(
+            load_exit_code(&metrics(&tally), &[]),
+            exit_code::NO_REQUEST_SUCCEEDED,
+            "nothing sent"
+        );
+        tally.record_error(crate::results::ErrorClass::Connect);
+        tally.record_response(100, 404, 0);
+        assert_eq!(
+            load_exit_code(&metrics(&tally), &[outcome(true)]),
+            exit_code::NO_REQUEST_SUCCEEDED
+        );
+        tally.record_response(100, 302, 0);
+        assert_eq!(
+            load_exit_code(&metrics(&tally), &[outcome(true)]),
+            exit_code::SUCCESS,
+            "a redirect is a success"
+        );
+        assert_eq!(
+            load_exit_code(&metrics(&tally), &[outcome(true), outcome(false)]),
+            exit_code::ASSERTIONS_FAILED
+        );
+        assert_eq!(
+            expectations_text(&[outcome(true), outcome(false)]),
+            "Expectations:\n  pass  p99_ms < 1  (p99_ms = 2)\n  FAIL  p99_ms < 1  (p99_ms = 2)\n"
+        );
+        assert_eq!(expectations_text(&[]), "");
     }
 
     #[test]

@@ -49,8 +49,15 @@ pub enum Command {
         #[arg(required = true)]
         folders: Vec<PathBuf>,
     },
-    /// One-off load against a running server, like hey or oha, on the same engine.
+    /// One-off load against a running server, like hey or oha, on the same engine. Exits 8
+    /// when no request succeeded, 1 when an --expect failed.
     Load(LoadArgs),
+    /// What an exit code of benchrig means; without CODE, the table of all of them.
+    #[command(name = "exit-code")]
+    ExplainExitCode {
+        /// An exit code, e.g. 1.
+        code: Option<u8>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +112,11 @@ pub struct LoadArgs {
     /// Also write summary.csv and raw/requests.csv into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// An expression over the load's metrics that must hold, in the manifest's assertion
+    /// language, e.g. 'p99_ms < 50 and error_rate == 0'; repeat for more. Checked before any
+    /// load; exit 1 when one fails.
+    #[arg(long, value_name = "EXPR")]
+    pub expect: Vec<String>,
 }
 
 /// How `benchrig compare` prints.
@@ -150,6 +162,13 @@ pub fn main(cli: Cli) -> ExitCode {
             exit_code::SUCCESS
         }
         Command::Load(args) => load(args, &workdir),
+        Command::ExplainExitCode { code } => {
+            match code {
+                Some(code) => println!("{code}: {}", exit_code::meaning(code)),
+                None => print!("{}", exit_code::markdown_table()),
+            }
+            exit_code::SUCCESS
+        }
         Command::Report { folders } => rerender(&folders, &workdir),
     };
     ExitCode::from(code)
@@ -329,6 +348,7 @@ fn load(args: LoadArgs, workdir: &Path) -> u8 {
         body: args.body,
         timeout: Some(args.timeout),
         out: args.out,
+        expect: args.expect,
     };
     match adhoc::run(&options, workdir) {
         Ok(code) => code,

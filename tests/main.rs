@@ -10,6 +10,7 @@
 
 mod claims;
 mod compare;
+mod exit_codes;
 mod load;
 mod manifests;
 mod python;

@@ -1,9 +1,10 @@
 //! `benchrig run` end to end: real hello-rs processes on loopback, real load, real files.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 
 use crate::support::{benchrig, hello_rs, number, Experiment};
 
@@ -194,6 +195,64 @@ fn sigint_stops_every_server_and_keeps_the_previous_report() {
     assert!(
         partial.join("raw/requests.csv").is_file(),
         "partial results are kept"
+    );
+}
+
+#[test]
+fn a_sigkill_mid_phase_leaves_raw_rows_up_to_the_last_second() {
+    let running = Experiment::new("killed")
+        .hello("hello", 1)
+        .phase("{ name: long, vus: 2, duration: 60s, think: 5ms }")
+        .request("{ path: /hello }")
+        .spawn();
+    running.wait_for("(process group", Duration::from_secs(10));
+    // The phase starts once the server is ready, a little after this.
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(3500));
+    running.signal(Signal::SIGKILL);
+    let killed_after = started.elapsed().as_secs_f64();
+    let finished = running.wait(Duration::from_secs(10));
+    // A SIGKILLed benchrig cannot stop its servers itself; stop them so none outlives the test.
+    for pgid in finished.process_groups() {
+        let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+    assert_eq!(finished.code, None, "killed by a signal");
+
+    let path = finished
+        .report_dir()
+        .with_file_name("killed.partial")
+        .join("raw/requests.csv");
+    let bytes = std::fs::read(&path).expect("raw/requests.csv exists");
+    // A killed writer may stop mid-line; everything up to the last newline must parse.
+    let complete = &bytes[..bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)];
+    let mut reader = csv::Reader::from_reader(complete);
+    assert_eq!(
+        reader
+            .headers()
+            .expect("the header is there")
+            .iter()
+            .collect::<Vec<_>>(),
+        benchrig::output::RAW_HEADER
+    );
+    let mut rows = 0;
+    let mut last_done_s: f64 = 0.0;
+    for record in reader.records() {
+        let record = record.expect("every complete line is a well-formed row");
+        assert_eq!(
+            (&record[0], &record[1], &record[8]),
+            ("hello", "long", "200")
+        );
+        let micros = |i: usize| record[i].parse::<f64>().unwrap();
+        last_done_s = last_done_s.max((micros(6) + micros(7)) / 1e6);
+        rows += 1;
+    }
+    // About 300 requests a second for over 3 s: a writer that held its rows back until a
+    // large buffer filled would have left only the header.
+    assert!(rows >= 200, "{rows} rows in {}", path.display());
+    // At most the last second is missing (a second more allowed for the server's start).
+    assert!(
+        last_done_s >= killed_after - 2.0,
+        "the last row on disk completed at {last_done_s:.2} s of a phase killed at about {killed_after:.2} s"
     );
 }
 

@@ -10,6 +10,11 @@ use crate::results::{ErrorClass, Tally, Timeline};
 /// Rows per batch sent to the raw writer: large enough that sending costs nothing per request.
 const RAW_BATCH: usize = 4096;
 
+/// A worker also sends its rows once this much phase time has passed since its last batch, so
+/// rows reach raw/requests.csv within a second even at a few requests per second (the writer
+/// flushes as often): a benchrig killed mid-phase loses at most its last second of rows.
+const RAW_SEND_EVERY: Duration = Duration::from_millis(500);
+
 /// One request as written to raw/requests.csv. Times are microseconds from the phase start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawRow {
@@ -57,7 +62,14 @@ pub struct Recorder {
     timeline: Timeline,
     /// Open model: record lag and service time besides latency from the intended time.
     open: bool,
-    raw: Option<(RawSink, Vec<RawRow>)>,
+    raw: Option<RawBatch>,
+}
+
+/// Raw rows waiting to be sent, and when (in phase time) the last batch left.
+struct RawBatch {
+    sink: RawSink,
+    rows: Vec<RawRow>,
+    sent_at: Duration,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -70,7 +82,11 @@ impl Recorder {
             tallies: (0..requests).map(|_| Tally::new()).collect(),
             timeline: Timeline::default(),
             open,
-            raw: raw.map(|sink| (sink, Vec::with_capacity(RAW_BATCH))),
+            raw: raw.map(|sink| RawBatch {
+                sink,
+                rows: Vec::with_capacity(RAW_BATCH),
+                sent_at: Duration::ZERO,
+            }),
         }
     }
 
@@ -100,52 +116,62 @@ impl Recorder {
             outcome.is_ok().then_some(latency_us),
             failed,
         );
-        self.push_raw(RawRow {
-            request: request as u16,
-            vu,
-            scheduled_us: micros(timing.scheduled),
-            start_us: micros(timing.sent),
-            latency_us,
-            status: outcome.map_or(0, |(status, _)| status),
-            bytes: outcome.map_or(0, |(_, bytes)| bytes),
-            error: outcome.err(),
-            dropped: false,
-        });
+        self.push_raw(
+            timing.completed,
+            RawRow {
+                request: request as u16,
+                vu,
+                scheduled_us: micros(timing.scheduled),
+                start_us: micros(timing.sent),
+                latency_us,
+                status: outcome.map_or(0, |(status, _)| status),
+                bytes: outcome.map_or(0, |(_, bytes)| bytes),
+                error: outcome.err(),
+                dropped: false,
+            },
+        );
     }
 
     /// Open model: a request due at `scheduled` was not sent because the in-flight cap was hit.
     pub fn record_dropped(&mut self, request: usize, scheduled: Duration) {
         self.tallies[request].record_dropped();
         let at = micros(scheduled);
-        self.push_raw(RawRow {
-            request: request as u16,
-            vu: 0,
-            scheduled_us: at,
-            start_us: at,
-            latency_us: 0,
-            status: 0,
-            bytes: 0,
-            error: None,
-            dropped: true,
-        });
+        self.push_raw(
+            scheduled,
+            RawRow {
+                request: request as u16,
+                vu: 0,
+                scheduled_us: at,
+                start_us: at,
+                latency_us: 0,
+                status: 0,
+                bytes: 0,
+                error: None,
+                dropped: true,
+            },
+        );
     }
 
-    fn push_raw(&mut self, row: RawRow) {
-        if let Some((sink, rows)) = &mut self.raw {
-            rows.push(row);
-            if rows.len() >= RAW_BATCH {
-                let full = std::mem::replace(rows, Vec::with_capacity(RAW_BATCH));
+    /// Queues a row recorded at `now` (phase time, which the caller already has: no clock
+    /// read per row) and sends the batch when it is full or old enough.
+    fn push_raw(&mut self, now: Duration, row: RawRow) {
+        if let Some(batch) = &mut self.raw {
+            batch.rows.push(row);
+            if batch.rows.len() >= RAW_BATCH || now.saturating_sub(batch.sent_at) >= RAW_SEND_EVERY
+            {
+                let full = std::mem::replace(&mut batch.rows, Vec::with_capacity(RAW_BATCH));
+                batch.sent_at = now;
                 // A closed writer only means raw rows are not wanted any more.
-                let _ = sink.send(RawMessage::Rows(full));
+                let _ = batch.sink.send(RawMessage::Rows(full));
             }
         }
     }
 
     /// Sends the remaining raw rows and hands over the tallies and the timeline.
     pub fn finish(mut self) -> (Vec<Tally>, Timeline) {
-        if let Some((sink, rows)) = self.raw.take() {
-            if !rows.is_empty() {
-                let _ = sink.send(RawMessage::Rows(rows));
+        if let Some(batch) = self.raw.take() {
+            if !batch.rows.is_empty() {
+                let _ = batch.sink.send(RawMessage::Rows(batch.rows));
             }
         }
         (self.tallies, self.timeline)
@@ -198,6 +224,23 @@ mod tests {
         assert_eq!(rows[1].status, 0);
         assert_eq!(rows[1].error, Some(ErrorClass::Reset));
         assert!(rx.try_recv().is_err(), "everything came in one batch");
+    }
+
+    #[test]
+    fn raw_rows_leave_at_least_every_half_second_of_phase_time() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut recorder = Recorder::new(1, false, Some(tx));
+        recorder.record(0, 0, closed(100, 1), once(Ok((200, 1))));
+        assert!(rx.try_recv().is_err(), "a young batch waits for more rows");
+        recorder.record(0, 0, closed(600, 1), once(Ok((200, 1))));
+        let RawMessage::Rows(rows) = rx.try_recv().unwrap() else {
+            panic!("expected rows")
+        };
+        assert_eq!(rows.len(), 2, "sent once half a second had passed");
+        recorder.record(0, 0, closed(700, 1), once(Ok((200, 1))));
+        assert!(rx.try_recv().is_err(), "the clock restarts at each batch");
+        recorder.finish();
+        assert!(matches!(rx.try_recv(), Ok(RawMessage::Rows(rows)) if rows.len() == 1));
     }
 
     #[test]
