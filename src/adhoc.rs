@@ -138,7 +138,7 @@ pub fn plan(options: &LoadOptions) -> Result<AdHocPlan, String> {
             .iter()
             .map(|expr| Assertion {
                 expect: expr.clone(),
-                variant: None,
+                variants: Vec::new(),
                 phase: None,
                 claim: None,
             })
